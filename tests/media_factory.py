@@ -1,0 +1,236 @@
+"""Synthesize tiny, real media files with PyAV for the tests (no binary fixtures in the repo)."""
+
+from __future__ import annotations
+
+import struct
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+AUDIO_KINDS = {
+    # kind: (codec, layout, sample_rate, encoder sample format)
+    "aac": ("aac", "stereo", 48000, "fltp"),
+    "aac51": ("aac", "5.1", 48000, "fltp"),
+    "ac3": ("ac3", "stereo", 48000, "fltp"),
+    "ac351": ("ac3", "5.1(side)", 48000, "fltp"),
+    "pcm": ("pcm_s16le", "stereo", 16000, "s16"),
+    "mp3": ("libmp3lame", "stereo", 44100, "s16p"),
+}
+
+VFR_PATTERN_MS = (40, 40, 80, 33, 50, 120, 40, 67)
+
+
+def frame_rgb(i: int, width: int, height: int, gray: bool) -> np.ndarray:
+    """One synthetic RGB picture: a gradient background and moving shapes."""
+    yy, xx = np.mgrid[0:height, 0:width]
+    img = np.empty((height, width, 3), np.uint8)
+    base = (xx * 200 // max(width - 1, 1) + 20).astype(np.uint8)
+    img[..., 0] = base
+    img[..., 1] = (yy * 180 // max(height - 1, 1) + 30).astype(np.uint8)
+    img[..., 2] = ((xx + yy + 7 * i) % 256).astype(np.uint8)
+    s = max(min(width, height) // 4, 2)
+    x0 = (3 * i) % max(width - s, 1)
+    y0 = (2 * i) % max(height - s, 1)
+    img[y0 : y0 + s, x0 : x0 + s] = (230, 40, 40)
+    x1 = (width - s - 2 * i) % max(width - s, 1)
+    img[height // 2 : height // 2 + s, x1 : x1 + s] = (40, 60, 220)
+    if gray:
+        luma = (0.2126 * img[..., 0] + 0.7152 * img[..., 1] + 0.0722 * img[..., 2]).astype(np.uint8)
+        img[:] = luma[..., None]
+    return img
+
+
+def _video_codec_for(pix_fmt: str, ext: str) -> str:
+    if pix_fmt in ("gray", "gray10le", "gray16le") and ext in (".mkv", ".avi"):
+        return "ffv1"  # h264 decoders hand 4:0:0 back as yuv420p; ffv1 keeps a true gray format
+    if pix_fmt in ("rgb24", "bgr24", "gbrp"):
+        return "libx264rgb" if ext in (".mp4", ".mov", ".mkv") else "ffv1"
+    return "libx264"
+
+
+def _audio_frames(kind: str, duration_s: float, stream: av.audio.stream.AudioStream):
+    codec, layout, rate, fmt = AUDIO_KINDS[kind]
+    channels = av.AudioLayout(layout).nb_channels
+    frame_size = stream.codec_context.frame_size or 1024
+    total = int(duration_s * rate)
+    t0 = 0
+    while t0 < total:
+        n = min(frame_size, total - t0)
+        if stream.codec_context.frame_size and n < frame_size:
+            n = frame_size  # fixed-size encoders need full frames; a few samples of padding is fine
+        t = (np.arange(t0, t0 + n) / rate)[None, :]
+        freqs = (220.0 * (1 + np.arange(channels)))[:, None]
+        wave = 0.3 * np.sin(2 * np.pi * freqs * t)
+        if fmt == "fltp":
+            data = wave.astype(np.float32)
+        elif fmt == "s16p":
+            data = (wave * 32767).astype(np.int16)
+        else:  # packed s16
+            data = (wave.T * 32767).astype(np.int16).reshape(1, -1)
+        af = av.AudioFrame.from_ndarray(data, format=fmt, layout=layout)
+        af.sample_rate = rate
+        af.pts = t0
+        af.time_base = Fraction(1, rate)
+        yield af
+        t0 += n
+
+
+def make_clip(
+    path: str | Path,
+    *,
+    width: int = 96,
+    height: int = 64,
+    frames: int = 24,
+    fps: int = 24,
+    gray: bool = True,
+    audio: str | None = None,
+    rotation: int = 0,
+    vfr: bool = False,
+    subtitles: bool = False,
+    pix_fmt: str = "yuv420p",
+    full_range: bool = False,
+    title: str | None = None,
+    chapters: bool = False,
+    language: str | None = None,
+    sar: Fraction | None = None,
+    gop: int = 12,
+) -> Path:
+    """Write a small real clip; the container follows the file extension."""
+    path = Path(path)
+    ext = path.suffix.lower()
+    out = av.open(str(path), "w")
+    try:
+        codec = _video_codec_for(pix_fmt, ext)
+        vs = out.add_stream(codec, rate=fps)
+        vs.width, vs.height = width, height
+        vs.pix_fmt = pix_fmt
+        if vfr:
+            tb = Fraction(1, 1000)
+            vs.codec_context.time_base = tb
+            vs.time_base = tb
+        else:
+            tb = Fraction(1, fps)
+            vs.codec_context.time_base = tb
+        vs.codec_context.gop_size = gop
+        if codec.startswith("libx264"):
+            bf = "0" if ext == ".avi" else "2"  # AVI has no pts: B-frames would reorder timestamps
+            vs.codec_context.options = {"preset": "ultrafast", "crf": "18", "bf": bf}
+        vs.codec_context.color_range = 2 if full_range else 1
+        if sar is not None:
+            vs.codec_context.sample_aspect_ratio = sar
+        if rotation:
+            vs.set_display_rotation(rotation)
+        if language:
+            vs.metadata["language"] = language
+
+        aus = None
+        if audio:
+            acodec, layout, rate, fmt = AUDIO_KINDS[audio]
+            aus = out.add_stream(acodec, rate=rate, layout=layout)
+            aus.codec_context.format = fmt
+            if language:
+                aus.metadata["language"] = language
+
+        ss = None
+        if subtitles:
+            scodec = "subrip" if ext == ".mkv" else "mov_text"
+            ss = out.add_mux_stream(scodec, time_base=Fraction(1, 1000))
+            ss.metadata["language"] = language or "eng"
+
+        if title:
+            out.metadata["title"] = title
+        duration_ms = 0
+        pts_list = []
+        for i in range(frames):
+            pts_ms = sum(VFR_PATTERN_MS[j % len(VFR_PATTERN_MS)] for j in range(i)) if vfr else None
+            pts_list.append(pts_ms if vfr else i)
+        if vfr:
+            duration_ms = pts_list[-1] + VFR_PATTERN_MS[(frames - 1) % len(VFR_PATTERN_MS)]
+        else:
+            duration_ms = frames * 1000 // fps
+        if chapters:
+            half = duration_ms // 2
+            out.set_chapters(
+                [
+                    {"id": 1, "start": 0, "end": half, "time_base": Fraction(1, 1000), "metadata": {"title": "One"}},
+                    {"id": 2, "start": half, "end": duration_ms, "time_base": Fraction(1, 1000), "metadata": {"title": "Two"}},
+                ]
+            )
+
+        for i, pts in enumerate(pts_list):
+            rgb = frame_rgb(i, width, height, gray)
+            f = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+            if pix_fmt not in ("rgb24",):
+                f = f.reformat(format=pix_fmt, dst_colorspace="itu709", dst_color_range=2 if full_range else 1)
+            f.color_range = 2 if full_range else 1
+            f.pts = pts
+            f.time_base = tb
+            for p in vs.encode(f):
+                out.mux(p)
+        for p in vs.encode():
+            out.mux(p)
+
+        if aus is not None:
+            for af in _audio_frames(audio, duration_ms / 1000.0, aus):
+                for p in aus.encode(af):
+                    out.mux(p)
+            for p in aus.encode():
+                out.mux(p)
+
+        if ss is not None:
+            for k, (start, text) in enumerate([(100, b"Hello"), (duration_ms // 2, b"World")]):
+                data = text if ext == ".mkv" else struct.pack(">H", len(text)) + text
+                pk = av.Packet(data)
+                pk.pts = pk.dts = start
+                pk.duration = 300
+                pk.time_base = Fraction(1, 1000)
+                pk.stream = ss
+                out.mux(pk)
+    finally:
+        out.close()
+    return path
+
+
+def make_non_video(path: str | Path, kind: str = "text") -> Path:
+    """Write a file that is not a video: plain text, or an audio-only file (kind='audio')."""
+    path = Path(path)
+    if kind == "text":
+        path.write_text("this is not a video\n" * 20)
+        return path
+    out = av.open(str(path), "w")
+    try:
+        aus = out.add_stream("aac", rate=48000, layout="stereo")
+        for af in _audio_frames("aac", 0.2, aus):
+            for p in aus.encode(af):
+                out.mux(p)
+        for p in aus.encode():
+            out.mux(p)
+    finally:
+        out.close()
+    return path
+
+
+def read_packets(path: str | Path, kind: str = "audio") -> list[tuple[bytes, Fraction, Fraction]]:
+    """(bytes, pts seconds, dts seconds) of every non-empty packet of the first stream of a kind."""
+    res = []
+    with av.open(str(path)) as c:
+        st = getattr(c.streams, {"audio": "audio", "subtitle": "subtitles"}[kind])[0]
+        for p in c.demux(st):
+            if p.size == 0 or p.dts is None:
+                continue
+            res.append((bytes(p), p.pts * st.time_base, p.dts * st.time_base))
+    return res
+
+
+def read_frames(path: str | Path) -> list[tuple[Fraction, np.ndarray]]:
+    """(pts seconds, Y plane copy) of every decoded video frame."""
+    res = []
+    with av.open(str(path)) as c:
+        st = c.streams.video[0]
+        for f in c.decode(st):
+            pl = f.planes[0]
+            y = np.frombuffer(pl, np.uint8).reshape(pl.height, pl.line_size)[:, : f.width].copy()
+            res.append((f.pts * st.time_base, y))
+    return res

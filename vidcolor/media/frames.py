@@ -1,0 +1,52 @@
+"""Plain data carried between the media layer and the pipeline: video facts and luma frames."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """Facts about the decoded video stream of an input file."""
+
+    path: Path
+    width: int
+    height: int
+    time_base: Fraction
+    average_rate: Fraction | None
+    frame_count: int | None
+    duration_seconds: float | None
+    rotation_degrees: int
+    sample_aspect_ratio: Fraction
+    color_range: str
+    pix_fmt: str
+    codec_name: str
+    start_pts: int
+    display_matrix: tuple[int, ...] | None = field(default=None, repr=False)
+    stream_index: int = 0
+
+    @property
+    def frame_duration_seconds(self) -> float | None:
+        """Nominal duration of one frame, from the average rate."""
+        return float(1 / self.average_rate) if self.average_rate else None
+
+
+@dataclass
+class LumaFrame:
+    """One decoded picture: the source's 8-bit Y plane (HxW uint8) and its timestamp."""
+
+    y: np.ndarray
+    pts: int
+    time_base: Fraction
+    index: int
+    key_frame: bool
+    duration: int | None = None
+
+    @property
+    def seconds(self) -> float:
+        """Presentation time in seconds."""
+        return float(self.pts * self.time_base)

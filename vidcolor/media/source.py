@@ -1,0 +1,344 @@
+"""Open a video file with PyAV: validate it, describe its video stream, and stream luma frames and kept packets."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import struct
+from collections.abc import Iterator
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+from vidcolor.errors import MediaError
+from vidcolor.media.frames import LumaFrame, VideoInfo
+
+log = logging.getLogger(__name__)
+
+# 8-bit formats whose plane 0 is the Y plane: used as they are, no conversion.
+_DIRECT_8BIT = {
+    "yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p", "yuv440p", "yuvj440p",
+    "yuv411p", "yuvj411p", "yuv410p", "yuva420p", "yuva422p", "yuva444p", "gray", "nv12", "nv21",
+    "nv16", "nv24", "nv42",
+}  # fmt: skip
+# Planar little-endian high-bit-depth formats whose plane 0 is Y, LSB-aligned: shifted down to 8 bits.
+_HIGH_DEPTH = re.compile(r"^(?:yuva?4[0-4][0-4]p|gray)(9|10|12|14|16)le$")
+_KEPT_TYPES = ("audio", "subtitle")
+
+
+def _range_name(frame_range: int, pix_fmt: str) -> str:
+    """'pc' or 'tv' for a frame's color_range code and pixel format."""
+    if frame_range == 2:
+        return "pc"
+    if frame_range == 1:
+        return "tv"
+    if pix_fmt.startswith("yuvj") or pix_fmt.startswith("gray"):
+        return "pc"  # FFmpeg's convention for untagged JPEG-style and gray formats
+    return "tv"
+
+
+def _is_rgb(pix_fmt: str) -> bool:
+    """True when the pixel format carries RGB rather than YUV/gray samples."""
+    return not (pix_fmt.startswith(("yuv", "gray", "nv", "p0", "p2", "p4", "y2", "uyv", "yuy")))
+
+
+def luma_of(frame: av.VideoFrame) -> np.ndarray:
+    """The frame's 8-bit Y plane as a C-contiguous HxW uint8 array (source range kept)."""
+    fmt = frame.format.name
+    w, h = frame.width, frame.height
+    if fmt in _DIRECT_8BIT:
+        plane = frame.planes[0]
+        buf = np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)
+        return np.ascontiguousarray(buf[:h, :w])
+    m = _HIGH_DEPTH.match(fmt)
+    if m:
+        plane = frame.planes[0]
+        shift = int(m.group(1)) - 8
+        buf = np.frombuffer(plane, np.uint16).reshape(plane.height, plane.line_size // 2)[:h, :w]
+        y = (buf.astype(np.uint32) + (1 << (shift - 1))) >> shift
+        return np.minimum(y, 255).astype(np.uint8)
+    # RGB and anything exotic: convert with BT.709 to limited-range 8-bit 4:2:0 and take Y.
+    if _is_rgb(fmt):
+        out = frame.reformat(format="yuv420p", dst_colorspace="itu709", dst_color_range=1)
+    else:
+        rng = frame.color_range if frame.color_range in (1, 2) else 1
+        out = frame.reformat(format="yuv420p", src_color_range=rng, dst_color_range=rng)
+    plane = out.planes[0]
+    buf = np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)
+    return np.ascontiguousarray(buf[:h, :w])
+
+
+def _display_matrix(frame: av.VideoFrame) -> tuple[int, ...] | None:
+    """The frame's 3x3 display matrix (9 int32, FFmpeg layout), or None."""
+    for sd in frame.side_data:
+        if sd.type.name == "DISPLAYMATRIX":
+            raw = bytes(sd)
+            if len(raw) >= 36:
+                return struct.unpack("<9i", raw[:36])
+    return None
+
+
+def _open_container(path: Path) -> av.container.InputContainer:
+    """av.open with every failure turned into one MediaError sentence."""
+    try:
+        return av.open(str(path), "r")
+    except av.error.InvalidDataError:
+        raise MediaError(f"{path.name} is not a video file (FFmpeg cannot recognise its format)") from None
+    except av.error.PermissionError:
+        raise MediaError(f"{path.name} cannot be read (permission denied)") from None
+    except av.error.FFmpegError as e:
+        raise MediaError(f"{path.name} cannot be opened: {e.strerror or e}") from None
+    except OSError as e:
+        raise MediaError(f"{path.name} cannot be opened: {e.strerror or e}") from None
+
+
+def _pick_video_stream(container: av.container.InputContainer) -> av.video.stream.VideoStream | None:
+    """The main video stream (not cover art), or None."""
+    for s in container.streams.video:
+        if s.disposition & av.stream.Disposition.attached_pic:
+            continue
+        return s
+    return None
+
+
+class MediaSource:
+    """An opened, validated video file: `.video` facts, `.kept_streams`, and `.items()` in demux order."""
+
+    def __init__(self, path: str | os.PathLike, *, threads: int = 0, thread_type: str = "AUTO") -> None:
+        """Open and validate `path`; decode its first frame to learn size, range and rotation."""
+        self.path = Path(path)
+        self.threads = threads
+        self.thread_type = thread_type
+        self.concealed_errors = 0
+        self.frames_read = 0
+        self._seek_container: av.container.InputContainer | None = None
+        if not self.path.exists():
+            raise MediaError(f"{self.path} does not exist")
+        if not self.path.is_file():
+            raise MediaError(f"{self.path} is not a file")
+        if self.path.stat().st_size == 0:
+            raise MediaError(f"{self.path.name} is empty (0 bytes)")
+        self._container = _open_container(self.path)
+        try:
+            self._init_from_container()
+        except BaseException:
+            self._container.close()
+            raise
+
+    # ---------------------------------------------------------------- opening
+    def _init_from_container(self) -> None:
+        c = self._container
+        vs = _pick_video_stream(c)
+        if vs is None:
+            raise MediaError(f"{self.path.name} is not a video file (no video stream found)")
+        self._vindex = vs.index
+        first = self._probe_first_frame()
+        if first is None:
+            raise MediaError(f"{self.path.name} is truncated or corrupt: its video stream has no decodable frame")
+        tb = vs.time_base or Fraction(1, 90000)
+        rate = vs.average_rate or vs.guessed_rate or None
+        duration = None
+        if vs.duration is not None:
+            duration = float(vs.duration * tb)
+        elif c.duration is not None:
+            duration = c.duration / av.time_base
+        frame_count = vs.frames or None
+        if frame_count is None and duration and rate:
+            frame_count = int(round(duration * rate))
+        matrix = _display_matrix(first)
+        rotation = int(first.rotation or 0) % 360 if matrix else 0
+        sar = vs.sample_aspect_ratio or Fraction(1, 1)
+        if sar <= 0:
+            sar = Fraction(1, 1)
+        pix_fmt = first.format.name
+        start_pts = vs.start_time if vs.start_time is not None else (first.pts or 0)
+        self.video = VideoInfo(
+            path=self.path,
+            width=first.width,
+            height=first.height,
+            time_base=Fraction(tb),
+            average_rate=Fraction(rate) if rate else None,
+            frame_count=frame_count,
+            duration_seconds=duration,
+            rotation_degrees=rotation,
+            sample_aspect_ratio=Fraction(sar),
+            color_range="tv" if _is_rgb(pix_fmt) else _range_name(first.color_range, pix_fmt),
+            pix_fmt=pix_fmt,
+            codec_name=vs.codec_context.name,
+            start_pts=int(start_pts),
+            display_matrix=matrix,
+            stream_index=vs.index,
+        )
+        self.kept_streams = [s for s in c.streams if s.type in _KEPT_TYPES]
+        self.metadata: dict[str, str] = dict(c.metadata)
+        self.chapters: list[dict] = list(c.chapters())
+
+    def _probe_first_frame(self) -> av.VideoFrame | None:
+        """Decode the first frame with a throwaway container (the main one stays at the start)."""
+        with _open_container(self.path) as c:
+            vs = c.streams[self._vindex]
+            try:
+                for packet in c.demux(vs):
+                    try:
+                        for frame in packet.decode():
+                            return frame
+                    except av.error.FFmpegError:
+                        continue
+            except av.error.FFmpegError:
+                return None
+        return None
+
+    @property
+    def video_stream(self) -> av.video.stream.VideoStream:
+        """The PyAV stream being decoded (for templates and metadata)."""
+        return self._container.streams[self._vindex]
+
+    # ---------------------------------------------------------------- reading
+    def _configure_decoder(self, vs: av.video.stream.VideoStream) -> None:
+        ctx = vs.codec_context
+        if self.thread_type:
+            ctx.thread_type = self.thread_type
+            ctx.thread_count = self.threads
+
+    def _luma_frame(self, frame: av.VideoFrame, index: int, last_pts: int | None) -> LumaFrame:
+        pts = frame.pts
+        tb = self.video.time_base
+        if pts is None:
+            if last_pts is None:
+                pts = self.video.start_pts
+            else:
+                step = (1 / self.video.average_rate) / tb if self.video.average_rate else 1
+                pts = last_pts + max(1, round(step))
+        return LumaFrame(
+            y=luma_of(frame),
+            pts=int(pts),
+            time_base=tb,
+            index=index,
+            key_frame=bool(frame.key_frame),
+            duration=int(frame.duration) if frame.duration else None,
+        )
+
+    def items(self) -> Iterator[LumaFrame | av.Packet]:
+        """Yield LumaFrames of the video stream and raw packets of kept streams, in demux order."""
+        c = self._container
+        if self.frames_read:  # a second pass: start over on a fresh container
+            c.close()
+            self._container = c = _open_container(self.path)
+        vs = c.streams[self._vindex]
+        self._configure_decoder(vs)
+        kept = [c.streams[s.index] for s in self.kept_streams]
+        index = 0
+        last_pts: int | None = None
+        demux = c.demux([vs, *kept])
+        while True:
+            try:
+                packet = next(demux)
+            except StopIteration:
+                break
+            except av.error.FFmpegError as e:
+                at = f" after {float(last_pts * self.video.time_base):.2f} s" if last_pts is not None else ""
+                raise MediaError(f"{self.path.name} is truncated or corrupt{at}: {e.strerror or e}") from None
+            if packet.stream_index != self._vindex:
+                if packet.dts is None and packet.size == 0:
+                    continue  # the demuxer's end-of-stream marker, nothing to copy
+                yield packet
+                continue
+            try:
+                frames = packet.decode()  # dts None + empty = flush: still decoded
+            except av.error.FFmpegError as e:
+                self.concealed_errors += 1
+                log.warning("%s: skipped a corrupt video packet (pts %s): %s", self.path.name, packet.pts, e)
+                continue
+            for frame in frames:
+                if frame.is_corrupt:
+                    self.concealed_errors += 1
+                lf = self._luma_frame(frame, index, last_pts)
+                last_pts = lf.pts
+                index += 1
+                self.frames_read = index
+                yield lf
+        if index == 0:
+            raise MediaError(f"{self.path.name} is truncated or corrupt: no video frame could be decoded")
+
+    def luma_frames(self) -> Iterator[LumaFrame]:
+        """Only the LumaFrames of `.items()` (kept packets are dropped)."""
+        for item in self.items():
+            if isinstance(item, LumaFrame):
+                yield item
+
+    # ---------------------------------------------------------------- previews
+    def frame_at(self, seconds: float) -> LumaFrame:
+        """The frame shown at `seconds` from the start: seek to the keyframe before, decode forward."""
+        info = self.video
+        if seconds < 0:
+            raise MediaError(f"cannot take a frame at {seconds:g} s: the time must not be negative")
+        if info.duration_seconds is not None and seconds >= info.duration_seconds:
+            raise MediaError(
+                f"cannot take a frame at {seconds:g} s: {self.path.name} lasts {info.duration_seconds:.3f} s"
+            )
+        if self._seek_container is None:
+            self._seek_container = _open_container(self.path)
+        c = self._seek_container
+        vs = c.streams[self._vindex]
+        tb = info.time_base
+        target = info.start_pts + int(Fraction(seconds).limit_denominator(1_000_000) / tb)
+        for back in (0, int(2 / tb), None):
+            seek_to = info.start_pts if back is None else target - back
+            try:
+                c.seek(max(seek_to, info.start_pts) if back is not None else info.start_pts, stream=vs, backward=True)
+            except av.error.FFmpegError:
+                c.close()
+                self._seek_container = c = _open_container(self.path)
+                vs = c.streams[self._vindex]
+            found = self._decode_until(c, vs, target, accept_first=back is None)
+            if found == "early":
+                continue  # the seek landed after the target: try further back
+            if found is None:
+                break
+            frame, last_pts = found
+            lf = self._luma_frame(frame, -1, None)
+            rate = info.average_rate
+            lf.index = int(round((lf.pts - info.start_pts) * tb * rate)) if rate else -1
+            return lf
+        raise MediaError(f"cannot take a frame at {seconds:g} s: it lies beyond the end of {self.path.name}")
+
+    def _decode_until(self, c, vs, target: int, accept_first: bool = False):
+        """Decode forward; the last frame with pts <= target, 'early' if the first is already later."""
+        prev = None
+        try:
+            for packet in c.demux(vs):
+                try:
+                    frames = packet.decode()
+                except av.error.FFmpegError:
+                    continue
+                for f in frames:
+                    if f.pts is None:
+                        continue
+                    if f.pts > target:
+                        if prev is None:
+                            return (f, None) if accept_first else "early"
+                        return (prev, None)
+                    prev = f
+        except av.error.FFmpegError:
+            pass
+        if prev is None:
+            return None
+        dur = prev.duration or (int(1 / self.video.average_rate / self.video.time_base) if self.video.average_rate else 1)
+        return (prev, None) if target < prev.pts + max(dur, 1) else None
+
+    # ---------------------------------------------------------------- lifetime
+    def close(self) -> None:
+        """Close the underlying containers."""
+        for c in (self._container, self._seek_container):
+            if c is not None:
+                c.close()
+        self._seek_container = None
+
+    def __enter__(self) -> MediaSource:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

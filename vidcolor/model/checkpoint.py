@@ -1,0 +1,102 @@
+"""One-file checkpoints: weights, the config to rebuild the net, the chroma bins and prior, a model id."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ..errors import ModelError
+from .chroma_bins import ChromaBins
+from .global_encoder import ENCODER_NAME
+from .unet import ColorNet, NetConfig
+
+CHECKPOINT_FORMAT = "vidcolor-checkpoint"
+CHECKPOINT_VERSION = 1
+
+
+@dataclass
+class Checkpoint:
+    """A loaded model and everything shipped with it."""
+
+    net: ColorNet
+    bins: ChromaBins
+    model_id: str
+    training: dict[str, Any] = field(default_factory=dict)
+    optimizer_state: dict[str, Any] | None = None
+
+
+def save_checkpoint(path: str | os.PathLike, net: ColorNet, bins: ChromaBins, *, name: str,
+                    training: dict[str, Any] | None = None,
+                    optimizer_state: dict[str, Any] | None = None) -> str:
+    """Write atomically; returns the model id (name + short hash of the weights)."""
+    state = {k: v.detach().cpu() for k, v in net.state_dict().items()}
+    digest = hashlib.sha256()
+    for key in sorted(state):
+        digest.update(key.encode())
+        digest.update(state[key].float().numpy().tobytes())
+    model_id = f"{name}-{digest.hexdigest()[:10]}"
+    payload = {
+        "format": CHECKPOINT_FORMAT,
+        "format_version": CHECKPOINT_VERSION,
+        "model_id": model_id,
+        "global_encoder": ENCODER_NAME,
+        "net_config": net.config.to_dict(),
+        "state_dict": state,
+        "bin_centers": bins.centers.cpu(),
+        "bin_prior": bins.prior.cpu(),
+        "training": training or {},
+    }
+    if optimizer_state is not None:
+        payload["optimizer_state"] = optimizer_state
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        torch.save(payload, tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return model_id
+
+
+def load_checkpoint(path: str | os.PathLike, *, with_optimizer: bool = False) -> Checkpoint:
+    """Load and validate; every failure is a one-line ModelError."""
+    path = Path(path)
+    if not path.is_file():
+        raise ModelError(f"model checkpoint not found: {path}")
+    try:
+        data = path.read_bytes()
+        payload = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many kinds for a damaged file
+        raise ModelError(f"{path} is not a readable vidcolor checkpoint (corrupt or not a model file)") from exc
+    if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
+        raise ModelError(f"{path} is not a vidcolor checkpoint")
+    version = payload.get("format_version")
+    if version != CHECKPOINT_VERSION:
+        raise ModelError(
+            f"{path} is a vidcolor checkpoint of format version {version}; this vidcolor reads version "
+            f"{CHECKPOINT_VERSION} (upgrade vidcolor or retrain the model)"
+        )
+    if payload.get("global_encoder") != ENCODER_NAME:
+        raise ModelError(f"{path} needs global encoder {payload.get('global_encoder')!r}, not {ENCODER_NAME!r}")
+    try:
+        config = NetConfig(**payload["net_config"])
+        net = ColorNet(config)
+        net.load_state_dict(payload["state_dict"])
+        bins = ChromaBins(payload["bin_centers"].float(), payload["bin_prior"].float())
+    except Exception as exc:
+        raise ModelError(f"{path} does not match this vidcolor's network ({type(exc).__name__})") from exc
+    net.eval()
+    return Checkpoint(
+        net=net,
+        bins=bins,
+        model_id=str(payload["model_id"]),
+        training=dict(payload.get("training", {})),
+        optimizer_state=payload.get("optimizer_state") if with_optimizer else None,
+    )

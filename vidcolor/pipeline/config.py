@@ -1,0 +1,86 @@
+"""Pipeline settings as plain data, loaded from named presets in pipelines/*.toml or a TOML file."""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+from ..errors import ConfigError
+
+PRESETS_DIR = Path(__file__).resolve().parents[2] / "pipelines"
+X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    """Every knob of a run; presets set them, the CLI may override a few."""
+
+    name: str = "default"
+    # model
+    working_short_side_px: int = 256
+    temperature: float = 0.38
+    batch_size: int = 8
+    # shots and global features
+    max_group_seconds: float = 8.0
+    cut_threshold: float = 0.35
+    keyframe_lookahead_frames: int = 24
+    # temporal smoothing (0 turns it off)
+    smoothing_strength: float = 0.7
+    flow_preset: str = "fast"
+    # encoding
+    crf: int = 18
+    x264_preset: str = "medium"
+    # streaming
+    queue_frames: int = 48
+
+    def validate(self) -> "PipelineConfig":
+        if self.working_short_side_px < 64 or self.working_short_side_px > 1024:
+            raise ConfigError("working_short_side_px must be between 64 and 1024")
+        if not 0.01 <= self.temperature <= 10:
+            raise ConfigError("temperature must be between 0.01 and 10")
+        if self.batch_size < 1:
+            raise ConfigError("batch size must be at least 1")
+        if not 0.0 <= self.smoothing_strength < 1.0:
+            raise ConfigError("smoothing_strength must be in [0, 1)")
+        if self.x264_preset not in X264_PRESETS:
+            raise ConfigError(f"x264_preset must be one of {', '.join(X264_PRESETS)}")
+        if not 0 <= self.crf <= 51:
+            raise ConfigError("crf must be between 0 and 51")
+        if self.max_group_seconds <= 0:
+            raise ConfigError("max_group_seconds must be positive")
+        if self.flow_preset not in ("ultrafast", "fast", "medium"):
+            raise ConfigError("flow_preset must be ultrafast, fast or medium")
+        return self
+
+    def replace(self, **changes) -> "PipelineConfig":
+        return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None}).validate()
+
+
+def preset_names() -> list[str]:
+    return sorted(p.stem for p in PRESETS_DIR.glob("*.toml"))
+
+
+def load_pipeline_config(name_or_path: str = "default") -> PipelineConfig:
+    """A preset name from pipelines/ or a path to a TOML file of the same keys."""
+    path = Path(name_or_path)
+    if path.suffix != ".toml":
+        path = PRESETS_DIR / f"{name_or_path}.toml"
+        if not path.is_file():
+            raise ConfigError(f"unknown pipeline preset {name_or_path!r}; available: {', '.join(preset_names())}")
+    if not path.is_file():
+        raise ConfigError(f"pipeline file not found: {path}")
+    try:
+        data = tomllib.loads(path.read_text())
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}") from exc
+    known = {f.name for f in fields(PipelineConfig)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ConfigError(f"{path}: unknown setting(s) {', '.join(unknown)}")
+    data.setdefault("name", path.stem)
+    try:
+        return PipelineConfig(**data).validate()
+    except TypeError as exc:
+        raise ConfigError(f"{path}: {exc}") from exc
