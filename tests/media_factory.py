@@ -100,6 +100,8 @@ def make_clip(
     """Write a small real clip; the container follows the file extension."""
     path = Path(path)
     ext = path.suffix.lower()
+    if pix_fmt == "yuv420p" and (width % 2 or height % 2):
+        pix_fmt = "yuv444p"  # libx264 refuses odd sizes in 4:2:0
     out = av.open(str(path), "w")
     try:
         codec = _video_codec_for(pix_fmt, ext)

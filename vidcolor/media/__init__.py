@@ -1,0 +1,19 @@
+"""Media layer: decode luma with PyAV, encode original Y + predicted chroma, copy the other streams."""
+
+from vidcolor.media.frames import LumaFrame, VideoInfo
+from vidcolor.media.probe import is_video_file, video_error
+from vidcolor.media.sink import MediaSink, build_frame, chroma_shape_for, output_pix_fmt
+from vidcolor.media.source import MediaSource, luma_of
+
+__all__ = [
+    "LumaFrame",
+    "MediaSink",
+    "MediaSource",
+    "VideoInfo",
+    "build_frame",
+    "chroma_shape_for",
+    "is_video_file",
+    "luma_of",
+    "output_pix_fmt",
+    "video_error",
+]

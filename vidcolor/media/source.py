@@ -27,6 +27,10 @@ _DIRECT_8BIT = {
 # Planar little-endian high-bit-depth formats whose plane 0 is Y, LSB-aligned: shifted down to 8 bits.
 _HIGH_DEPTH = re.compile(r"^(?:yuva?4[0-4][0-4]p|gray)(9|10|12|14|16)le$")
 _KEPT_TYPES = ("audio", "subtitle")
+# Demuxers that turn still images or text into a "video" stream: not video files.
+_NOT_VIDEO_FORMATS = {"tty", "image2", "image2pipe", "webp_pipe", "apng"}
+# Leading bytes of container formats: a file that starts like this but cannot be opened is damaged.
+_SIGNATURES = ((4, b"ftyp"), (0, b"\x1a\x45\xdf\xa3"), (0, b"RIFF"), (4, b"moov"), (4, b"mdat"), (4, b"wide"), (4, b"free"))
 
 
 def _range_name(frame_range: int, pix_fmt: str) -> str:
@@ -81,11 +85,25 @@ def _display_matrix(frame: av.VideoFrame) -> tuple[int, ...] | None:
     return None
 
 
+def _looks_like_container(path: Path) -> bool:
+    """True when the file starts with the signature of a known video container."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(12)
+    except OSError:
+        return False
+    return any(head[off : off + len(sig)] == sig for off, sig in _SIGNATURES)
+
+
 def _open_container(path: Path) -> av.container.InputContainer:
     """av.open with every failure turned into one MediaError sentence."""
     try:
         return av.open(str(path), "r")
     except av.error.InvalidDataError:
+        if _looks_like_container(path):
+            raise MediaError(
+                f"{path.name} is truncated or corrupt: its container cannot be read (header or index missing)"
+            ) from None
         raise MediaError(f"{path.name} is not a video file (FFmpeg cannot recognise its format)") from None
     except av.error.PermissionError:
         raise MediaError(f"{path.name} cannot be read (permission denied)") from None
@@ -96,7 +114,10 @@ def _open_container(path: Path) -> av.container.InputContainer:
 
 
 def _pick_video_stream(container: av.container.InputContainer) -> av.video.stream.VideoStream | None:
-    """The main video stream (not cover art), or None."""
+    """The main video stream (not cover art, not a still image or text file), or None."""
+    fmt = container.format.name
+    if fmt in _NOT_VIDEO_FORMATS or fmt.endswith("_pipe"):
+        return None
     for s in container.streams.video:
         if s.disposition & av.stream.Disposition.attached_pic:
             continue

@@ -33,9 +33,15 @@ class Checkpoint:
 
 def save_checkpoint(path: str | os.PathLike, net: ColorNet, bins: ChromaBins, *, name: str,
                     training: dict[str, Any] | None = None,
-                    optimizer_state: dict[str, Any] | None = None) -> str:
-    """Write atomically; returns the model id (name + short hash of the weights)."""
+                    optimizer_state: dict[str, Any] | None = None, half_precision: bool = False) -> str:
+    """Write atomically; returns the model id (name + short hash of the weights).
+
+    `half_precision` stores float weights as fp16 (half the file; inference is unaffected) and is meant
+    for finished models; checkpoints that will be resumed keep fp32 and the optimizer state.
+    """
     state = {k: v.detach().cpu() for k, v in net.state_dict().items()}
+    if half_precision:
+        state = {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
     digest = hashlib.sha256()
     for key in sorted(state):
         digest.update(key.encode())
@@ -100,3 +106,10 @@ def load_checkpoint(path: str | os.PathLike, *, with_optimizer: bool = False) ->
         training=dict(payload.get("training", {})),
         optimizer_state=payload.get("optimizer_state") if with_optimizer else None,
     )
+
+
+def compact_checkpoint(src: str | os.PathLike, dst: str | os.PathLike) -> str:
+    """Re-save a (possibly interrupted) training checkpoint as a small inference file: fp16, no optimizer."""
+    ckpt = load_checkpoint(src)
+    name = ckpt.model_id.rsplit("-", 1)[0]
+    return save_checkpoint(dst, ckpt.net, ckpt.bins, name=name, training=ckpt.training, half_precision=True)

@@ -28,6 +28,7 @@ class NetConfig:
     use_global: bool = True
     head: str = "classification"  # or "regression"
     bin_count: int = 250
+    dropout: float = 0.0  # Dropout2d before the head, training only
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -58,6 +59,7 @@ class ColorNet(nn.Module):
             self.fuse = nn.Sequential(nn.Conv2d(16 * c, 8 * c, 1), nn.ReLU(inplace=True))
         self.up2 = nn.Sequential(_conv(8 * c + 4 * c, 4 * c), _conv(4 * c, 4 * c))  # H/8
         self.up1 = nn.Sequential(_conv(4 * c + 2 * c, 4 * c), _conv(4 * c, 4 * c))  # H/4
+        self.dropout = nn.Dropout2d(config.dropout)
         # Hypercolumn-style: the stem's H/2 features, pooled to H/4, join the head's input.
         out_channels = config.bin_count if config.head == "classification" else 2
         self.head = nn.Sequential(_conv(4 * c + c, 4 * c), nn.Conv2d(4 * c, out_channels, 1))
@@ -76,7 +78,7 @@ class ColorNet(nn.Module):
         y = self.up2(torch.cat([y, x2], dim=1))
         y = F.interpolate(y, size=x1.shape[2:], mode="bilinear", align_corners=False)
         y = self.up1(torch.cat([y, x1], dim=1))
-        y = self.head(torch.cat([y, F.avg_pool2d(x0, 2)], dim=1))
+        y = self.head(self.dropout(torch.cat([y, F.avg_pool2d(x0, 2)], dim=1)))
         if self.config.head == "regression":
             return torch.tanh(y) * AB_OUTPUT_SCALE
         return y

@@ -58,7 +58,7 @@ def _video_frames(path: Path, every_seconds: float) -> list[TrainingImage]:
 
 
 def load_training_images(paths: list[str | os.PathLike], video_frame_seconds: float = 2.0,
-                         min_chroma_ab: float = 2.0) -> list[TrainingImage]:
+                         min_chroma_ab: float = 1.0) -> list[TrainingImage]:
     """Photos from folders (recursive) and frames from video files; gray images are skipped."""
     files: list[Path] = []
     for raw in paths:
@@ -154,7 +154,7 @@ class CropSampler:
             img = self.images[i]
             _, h, w = img.shape
             short = min(h, w)
-            side = int(torch.randint(min(self.crop_px, short), short + 1, (1,), generator=self.gen))
+            side = int(torch.randint(min(int(self.crop_px * 0.7), short), short + 1, (1,), generator=self.gen))
             y = int(torch.randint(0, h - side + 1, (1,), generator=self.gen))
             x = int(torch.randint(0, w - side + 1, (1,), generator=self.gen))
             crop = img[:, y:y + side, x:x + side][None].float() / 255.0

@@ -30,8 +30,12 @@ class TrainConfig:
     use_global: bool = True
     base_channels: int = 32
     crop_px: int = 192
+    dropout: float = 0.1
     batch_size: int = 32
     learning_rate: float = 1e-3
+    weight_decay: float = 2e-3
+    global_noise: float = 0.5  # training-time noise on the global vector, in units of its per-dim std
+    global_dropout: float = 0.2  # fraction of samples trained with a zeroed global vector
     max_steps: int = 20000
     max_minutes: float | None = None
     seed: int = 0
@@ -53,6 +57,14 @@ def _loss(out: torch.Tensor, ab: torch.Tensor, cfg: TrainConfig, bins, class_wei
     return per_pixel.mean()
 
 
+def _perturb_global(vecs: torch.Tensor, std: torch.Tensor, noise: float, dropout: float) -> torch.Tensor:
+    """With ~1,000 photos the exact global vector identifies the image; noise and dropout stop the net
+    from memorising per-image colours through it and make it rely on what the vector says about the scene."""
+    vecs = vecs + torch.randn_like(vecs) * std * noise
+    keep = (torch.rand(vecs.shape[0], 1, device=vecs.device) >= dropout).to(vecs.dtype)
+    return vecs * keep
+
+
 def train(cfg: TrainConfig, resume: bool = True) -> str:
     """Train (or resume) and write the checkpoint to cfg.output; returns the model id."""
     device = resolve_device(cfg.device)
@@ -65,9 +77,9 @@ def train(cfg: TrainConfig, resume: bool = True) -> str:
         else torch.zeros(len(images), 1)
     bins = estimate_prior(images, seed=cfg.seed)
     net_cfg = NetConfig(base_channels=cfg.base_channels, use_global=cfg.use_global, head=cfg.head,
-                        bin_count=bins.count)
+                        bin_count=bins.count, dropout=cfg.dropout)
     net = ColorNet(net_cfg).to(device)
-    opt = torch.optim.AdamW(net.parameters(), lr=cfg.learning_rate, weight_decay=1e-4)
+    opt = torch.optim.AdamW(net.parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
     step, elapsed = 0, 0.0
     if resume and out_path.is_file():
         ckpt = load_checkpoint(out_path, with_optimizer=True)
@@ -84,6 +96,7 @@ def train(cfg: TrainConfig, resume: bool = True) -> str:
     class_weights = bins.rebalance_weights(cfg.rebalance_lambda).to(device) \
         if cfg.head == "classification" and cfg.rebalance_lambda is not None else None
     bins.centers = bins.centers.to(device)
+    vector_std = vectors.std(dim=0, keepdim=True).to(device)
     sampler = CropSampler(images, device, cfg.crop_px, seed=cfg.seed + step)
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else torch.autocast(
         "cpu", enabled=False)
@@ -101,7 +114,7 @@ def train(cfg: TrainConfig, resume: bool = True) -> str:
         return {**asdict(cfg), "steps": step, "wall_seconds": round(elapsed, 1), "images": len(images),
                 "dataset_fingerprint": fingerprint, "device": str(device),
                 "hardware": torch.cuda.get_device_name() if device.type == "cuda" else platform.processor() or "cpu",
-                "torch": torch.__version__, "finished": finished, "last_loss": last_loss}
+                "torch": str(torch.__version__), "finished": finished, "last_loss": last_loss}
 
     last_loss = float("nan")
     last_save = time.monotonic()
@@ -113,6 +126,8 @@ def train(cfg: TrainConfig, resume: bool = True) -> str:
             for group in opt.param_groups:
                 group["lr"] = cfg.learning_rate * 0.5 * (1 + math.cos(math.pi * progress_fraction()))
             lightness, ab, vecs = sampler.batch(cfg.batch_size, vectors)
+            if cfg.use_global:
+                vecs = _perturb_global(vecs, vector_std, cfg.global_noise, cfg.global_dropout)
             if device.type == "cuda":
                 lightness = lightness.contiguous(memory_format=torch.channels_last)
             with autocast:
@@ -134,6 +149,6 @@ def train(cfg: TrainConfig, resume: bool = True) -> str:
     finally:
         bar.close()
     net.eval()
-    model_id = save_checkpoint(out_path, net, bins, name=cfg.name, training=info(True))
+    model_id = save_checkpoint(out_path, net, bins, name=cfg.name, training=info(True), half_precision=True)
     print(f"trained {step} steps in {elapsed / 60:.1f} min on {device}; wrote {out_path} ({model_id})")
     return model_id

@@ -1,0 +1,37 @@
+"""Shared pytest fixtures: tiny real media files made on the fly (see tests/media_factory.py)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+import media_factory  # noqa: E402
+
+
+@pytest.fixture
+def clip_factory(tmp_path):
+    """make_clip bound to tmp_path: clip_factory("a.mp4", audio="aac", ...) -> Path."""
+
+    def make(name: str = "clip.mp4", **kwargs) -> Path:
+        return media_factory.make_clip(tmp_path / name, **kwargs)
+
+    return make
+
+
+@pytest.fixture
+def gray_clip(clip_factory) -> Path:
+    """A 24-frame 96x64 grayscale mp4 with AAC stereo audio."""
+    return clip_factory("gray.mp4", audio="aac")
+
+
+@pytest.fixture(scope="session")
+def sample_clip() -> Path:
+    """The committed sample clip (sample_media/bbb_gray.mp4)."""
+    p = Path(__file__).resolve().parents[1] / "sample_media" / "bbb_gray.mp4"
+    if not p.exists():
+        pytest.skip("sample_media/bbb_gray.mp4 is missing (run scripts/make_sample_clip.py)")
+    return p

@@ -1,0 +1,179 @@
+"""MediaSource: validation errors, luma extraction, timestamps, kept streams, seeking, concealment."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+import media_factory as mf
+from vidcolor.errors import MediaError
+from vidcolor.media import LumaFrame, MediaSource, is_video_file, video_error
+
+
+def test_info_and_frames(gray_clip):
+    with MediaSource(gray_clip) as src:
+        info = src.video
+        assert (info.width, info.height) == (96, 64)
+        assert info.average_rate == 24 and info.frame_count == 24
+        assert info.color_range == "tv" and info.rotation_degrees == 0
+        assert info.codec_name == "h264" and info.pix_fmt == "yuv420p"
+        assert [s.type for s in src.kept_streams] == ["audio"]
+        items = list(src.items())
+    frames = [i for i in items if isinstance(i, LumaFrame)]
+    packets = [i for i in items if isinstance(i, av.Packet)]
+    assert len(frames) == 24 and len(packets) > 0
+    assert [f.index for f in frames] == list(range(24))
+    assert all(f.y.dtype == np.uint8 and f.y.shape == (64, 96) and f.y.flags.c_contiguous for f in frames)
+    expected = [pts for pts, _ in mf.read_frames(gray_clip)]
+    assert [f.pts * f.time_base for f in frames] == expected
+    assert frames[0].key_frame
+
+
+def test_luma_is_source_y_plane_not_rescaled(clip_factory):
+    path = clip_factory("full.mkv", pix_fmt="yuv420p", full_range=True, frames=3)
+    ref = mf.read_frames(path)
+    with MediaSource(path) as src:
+        assert src.video.color_range == "pc"
+        got = list(src.luma_frames())
+    for (_, y), f in zip(ref, got):
+        np.testing.assert_array_equal(f.y, y)
+
+
+@pytest.mark.parametrize("pix_fmt,name", [("gray", "g.mkv"), ("gray10le", "g10.mkv"), ("yuv420p10le", "y10.mkv"),
+                                          ("yuv422p", "y422.mkv"), ("rgb24", "rgb.mkv")])
+def test_formats_give_8bit_luma(clip_factory, pix_fmt, name):
+    path = clip_factory(name, pix_fmt=pix_fmt, frames=3, gray=True)
+    with av.open(str(path)) as c:
+        first = next(c.decode(video=0))
+        src_fmt = first.format.name
+        plane = first.planes[0]
+        if src_fmt.endswith("le"):
+            raw = np.frombuffer(plane, np.uint16).reshape(plane.height, -1)[:, :96] / 4.0
+        elif src_fmt in ("gray", "yuv422p"):
+            raw = np.frombuffer(plane, np.uint8).reshape(plane.height, -1)[:, :96].astype(float)
+        else:  # planar RGB (gbrp): compare with BT.709 limited-range luma of the gray picture
+            g = np.frombuffer(plane, np.uint8).reshape(plane.height, -1)[:, :96].astype(float)
+            raw = 16 + g * 219 / 255
+    with MediaSource(path) as src:
+        y = next(src.luma_frames()).y
+    assert y.dtype == np.uint8 and y.shape == (64, 96)
+    assert np.abs(y.astype(float) - raw).max() <= 1.5
+
+
+def test_rotation_and_vfr_reported(clip_factory):
+    path = clip_factory("rot.mp4", rotation=90, vfr=True)
+    with MediaSource(path) as src:
+        assert src.video.rotation_degrees == 90
+        pts = [f.pts * f.time_base for f in src.luma_frames()]
+    steps = {round(float(b - a) * 1000) for a, b in zip(pts, pts[1:])}
+    assert steps >= {40, 80, 33, 120}
+
+
+def test_kept_streams_audio_and_subtitles(clip_factory):
+    path = clip_factory("subs.mkv", audio="aac51", subtitles=True, chapters=True, title="Film")
+    with MediaSource(path) as src:
+        assert [s.type for s in src.kept_streams] == ["audio", "subtitle"]
+        assert src.kept_streams[0].layout.name == "5.1"
+        assert src.metadata["title"] == "Film" and len(src.chapters) == 2
+        subs = [p for p in src.items() if isinstance(p, av.Packet) and p.stream.type == "subtitle"]
+    assert [bytes(p) for p in subs] == [b"Hello", b"World"]
+
+
+def test_frame_at(clip_factory):
+    path = clip_factory("seek.mp4", frames=48, gop=12)
+    with MediaSource(path) as src:
+        frames = list(src.luma_frames())
+        for t, k in [(0.0, 0), (0.5, 12), (0.52, 12), (1.0, 24), (1.97, 47), (0.74, 17)]:
+            f = src.frame_at(t)
+            assert f.pts == frames[k].pts, t
+            np.testing.assert_array_equal(f.y, frames[k].y)
+            assert f.index == k
+        with pytest.raises(MediaError, match="beyond|lasts"):
+            src.frame_at(2.5)
+        with pytest.raises(MediaError, match="negative"):
+            src.frame_at(-1)
+
+
+@pytest.mark.parametrize("kind", ["missing", "dir", "empty", "text", "audio", "image", "truncated"])
+def test_bad_inputs_raise_media_error(tmp_path, clip_factory, kind):
+    p = tmp_path / "input.mp4"
+    if kind == "dir":
+        p.mkdir()
+    elif kind == "empty":
+        p.write_bytes(b"")
+    elif kind == "text":
+        mf.make_non_video(p, "text")
+    elif kind == "audio":
+        p = mf.make_non_video(tmp_path / "input.m4a", "audio")
+    elif kind == "image":
+        p = tmp_path / "input.png"
+        av.VideoFrame.from_ndarray(np.zeros((8, 8, 3), np.uint8), format="rgb24").save(str(p))
+    elif kind == "truncated":
+        good = clip_factory("good.mp4")
+        p.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    with pytest.raises(MediaError) as e:
+        MediaSource(p)
+    msg = str(e.value)
+    assert p.name in msg and "\n" not in msg
+    expected = {"missing": "does not exist", "dir": "not a file", "empty": "empty", "text": "not a video",
+                "audio": "no video stream", "image": "not a video", "truncated": "truncated or corrupt"}[kind]
+    assert expected in msg
+    assert not is_video_file(p) and video_error(p)
+
+
+def test_is_video_file(gray_clip, tmp_path):
+    assert is_video_file(gray_clip)
+    renamed = tmp_path / "movie.dat"
+    renamed.write_bytes(gray_clip.read_bytes())
+    assert is_video_file(renamed)  # content, not extension
+
+
+def _corrupt(path: Path, packet_numbers) -> Path:
+    with av.open(str(path)) as c:
+        pos = [(p.pos, p.size) for p in c.demux(video=0) if p.size and p.pos is not None]
+    data = bytearray(path.read_bytes())
+    for k in packet_numbers:
+        start, size = pos[k]
+        data[start + 4 : start + size - 2] = bytes((i * 37 + 11) % 256 for i in range(size - 6))
+    out = path.with_name("corrupt" + path.suffix)
+    out.write_bytes(bytes(data))
+    return out
+
+
+@pytest.mark.parametrize("ext", ["mkv", "mp4"])
+def test_corrupt_packets_are_concealed_and_counted(clip_factory, ext):
+    path = _corrupt(clip_factory(f"c.{ext}", frames=48, gop=12, audio="aac"), [20, 30])
+    with MediaSource(path) as src:
+        frames = list(src.luma_frames())
+        assert src.concealed_errors >= 2
+    assert 40 <= len(frames) < 48
+    pts = [f.pts for f in frames]
+    assert pts == sorted(pts) and len(set(pts)) == len(pts)
+
+
+def test_truncated_matroska_tail_still_reads(clip_factory, tmp_path):
+    good = clip_factory("t.mkv", frames=48)
+    p = tmp_path / "cut.mkv"
+    p.write_bytes(good.read_bytes()[: good.stat().st_size * 3 // 4])
+    with MediaSource(p) as src:
+        n = sum(1 for _ in src.luma_frames())
+    assert 20 < n < 48
+
+
+def test_items_can_be_iterated_twice(gray_clip):
+    with MediaSource(gray_clip) as src:
+        a = [f.pts for f in src.luma_frames()]
+        b = [f.pts for f in src.luma_frames()]
+    assert a == b and len(a) == 24
+
+
+def test_missing_pts_synthesized(monkeypatch, gray_clip):
+    with MediaSource(gray_clip) as src:
+        frame = av.VideoFrame(96, 64, "yuv420p")
+        frame.pts = None
+        lf = src._luma_frame(frame, 5, last_pts=1024)
+        assert lf.pts == 1024 + int(Fraction(1, 24) / src.video.time_base)

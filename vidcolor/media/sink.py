@@ -1,0 +1,301 @@
+"""Write the colorized video: source Y + new Cb/Cr through libx264, kept streams copied, atomic rename."""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import tempfile
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+from vidcolor.errors import MediaError
+from vidcolor.media.source import MediaSource
+
+log = logging.getLogger(__name__)
+
+# Output extension -> FFmpeg muxer name.
+FORMATS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska", ".avi": "avi"}
+# Containers tried, in order, when suggesting one that can hold a stream.
+_SUGGEST = ((".mkv", "matroska"), (".mov", "mov"), (".mp4", "mp4"))
+# Container metadata that the muxer writes itself; not copied.
+_MUXER_KEYS = {"major_brand", "minor_version", "compatible_brands", "encoder", "software", "creation_time"}
+# Stream metadata copied onto the output streams.
+_STREAM_KEYS = {"language", "title", "handler_name"}
+_BT709 = 1
+_RANGE_CODE = {"tv": 1, "pc": 2}
+
+
+def output_pix_fmt(width: int, height: int) -> str:
+    """yuv420p when both sides are even, else yuv444p (libx264 refuses odd sizes in 4:2:0)."""
+    return "yuv420p" if width % 2 == 0 and height % 2 == 0 else "yuv444p"
+
+
+def chroma_shape_for(width: int, height: int) -> tuple[int, int]:
+    """(h, w) of the Cb/Cr planes for an output of this size."""
+    if output_pix_fmt(width, height) == "yuv420p":
+        return height // 2, width // 2
+    return height, width
+
+
+def build_frame(
+    y: np.ndarray, cb: np.ndarray, cr: np.ndarray, *, pix_fmt: str, color_range: str = "tv"
+) -> av.VideoFrame:
+    """An av.VideoFrame whose planes hold exactly these Y, Cb and Cr arrays (BT.709 tagged)."""
+    h, w = y.shape
+    frame = av.VideoFrame(w, h, pix_fmt)
+    for plane, arr in zip(frame.planes, (y, cb, cr)):
+        if arr.dtype != np.uint8 or arr.shape != (plane.height, plane.width):
+            raise ValueError(
+                f"plane of shape {arr.shape} {arr.dtype} does not fit {pix_fmt} {w}x{h}: "
+                f"expected {(plane.height, plane.width)} uint8"
+            )
+        dst = np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)
+        dst[:, : plane.width] = arr
+    frame.color_range = _RANGE_CODE[color_range]
+    frame.colorspace = _BT709
+    frame.color_primaries = _BT709
+    frame.color_trc = _BT709
+    return frame
+
+
+def _format_for(path: Path) -> str | None:
+    return FORMATS.get(path.suffix.lower())
+
+
+def container_accepts(format_name: str, stream: av.stream.Stream) -> bool:
+    """True when the muxer `format_name` can store `stream`'s codec as it is (no re-encode)."""
+    try:
+        with av.open(io.BytesIO(), "w", format=format_name) as probe:
+            probe.add_stream_from_template(stream)
+    except (ValueError, av.error.FFmpegError):
+        return False
+    return True
+
+
+def _describe(stream: av.stream.Stream) -> str:
+    name = stream.codec_context.name if stream.codec_context else "unknown codec"
+    return f"stream #{stream.index} ({stream.type}, {name})"
+
+
+class MediaSink:
+    """Output file for one source: libx264 video plus copied streams, renamed into place on commit()."""
+
+    def __init__(
+        self,
+        final_path: str | os.PathLike,
+        source: MediaSource,
+        *,
+        crf: int = 18,
+        preset: str = "medium",
+        threads: int = 0,
+    ) -> None:
+        """Check everything up front, then open the temp file beside final_path and write the header."""
+        self.final_path = Path(final_path)
+        self.source = source
+        self.frames_written = 0
+        self.pts_adjusted = 0
+        self._committed = False
+        self._closed = False
+        self._last_pts: int | None = None
+        self._tmp: Path | None = None
+        self._out: av.container.OutputContainer | None = None
+
+        final = self.final_path
+        if final.is_dir():
+            raise MediaError(f"cannot write {final}: it is a directory")
+        if not final.parent.is_dir():
+            raise MediaError(f"cannot write {final}: the folder {final.parent} does not exist")
+        fmt = _format_for(final)
+        if fmt is None:
+            raise MediaError(
+                f"cannot write {final.name}: unknown output format {final.suffix or '(no extension)'!r}; "
+                "use .mp4, .mkv, .mov or .avi"
+            )
+        if not 0 <= crf <= 51:
+            raise MediaError(f"crf must be between 0 and 51, got {crf}")
+        self._check_streams(fmt)
+
+        info = source.video
+        self.width, self.height = info.width, info.height
+        self.pix_fmt = output_pix_fmt(info.width, info.height)
+        self.color_range = info.color_range
+        self.in_time_base = info.time_base
+        fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.vidcolor-tmp-", suffix=final.suffix, dir=final.parent)
+        os.close(fd)
+        self._tmp = Path(tmp)
+        try:
+            self._out = av.open(str(self._tmp), "w", format=fmt)
+            self._setup(fmt, crf, preset, threads)
+            self._out.start_encoding()
+        except BaseException as e:
+            self.abort()
+            if isinstance(e, (av.error.FFmpegError, ValueError, OSError)):
+                raise MediaError(f"cannot write {final.name}: {getattr(e, 'strerror', None) or e}") from None
+            raise
+
+    # ---------------------------------------------------------------- setup
+    def _check_streams(self, fmt: str) -> None:
+        for s in self.source.kept_streams:
+            if container_accepts(fmt, s):
+                continue
+            better = [ext for ext, f in _SUGGEST if f != fmt and container_accepts(f, s)]
+            hint = f"; use -o {self.final_path.stem}{better[0]}" if better else ""
+            raise MediaError(
+                f"{self.final_path.suffix} files cannot hold {_describe(s)} of {self.source.path.name}{hint}"
+            )
+
+    def _setup(self, fmt: str, crf: int, preset: str, threads: int) -> None:
+        out = self._out
+        info = self.source.video
+        src_vs = self.source.video_stream
+        # AVI stores one frame per time-base tick: give it the frame rate as its time base.
+        if fmt == "avi" and info.average_rate:
+            self.out_time_base = Fraction(1, 1) / info.average_rate
+        else:
+            self.out_time_base = info.time_base
+        vs = out.add_stream("libx264")
+        ctx = vs.codec_context
+        ctx.width, ctx.height = self.width, self.height
+        ctx.pix_fmt = self.pix_fmt
+        ctx.time_base = self.out_time_base
+        vs.time_base = self.out_time_base
+        if info.average_rate:
+            ctx.framerate = info.average_rate
+        ctx.sample_aspect_ratio = info.sample_aspect_ratio
+        ctx.color_range = _RANGE_CODE[self.color_range]
+        ctx.colorspace = _BT709
+        ctx.color_primaries = _BT709
+        ctx.color_trc = _BT709
+        ctx.thread_count = threads
+        ctx.options = {"crf": str(crf), "preset": preset}
+        if info.display_matrix is not None:
+            vs.set_display_matrix(info.display_matrix)
+        for k, v in src_vs.metadata.items():
+            if k in _STREAM_KEYS:
+                vs.metadata[k] = v
+        self._video = vs
+        self._map: dict[int, av.stream.Stream] = {}
+        for s in self.source.kept_streams:
+            o = out.add_stream_from_template(s)
+            for k, v in s.metadata.items():
+                if k in _STREAM_KEYS:
+                    o.metadata[k] = v
+            o.disposition = s.disposition
+            self._map[s.index] = o
+        for k, v in self.source.metadata.items():
+            if k not in _MUXER_KEYS:
+                out.metadata[k] = v
+        if self.source.chapters:
+            out.set_chapters(self.source.chapters)
+
+    # ---------------------------------------------------------------- writing
+    @property
+    def chroma_shape(self) -> tuple[int, int]:
+        """(h, w) of the Cb/Cr planes write_frame expects."""
+        return chroma_shape_for(self.width, self.height)
+
+    @property
+    def temp_path(self) -> Path | None:
+        """The file being written (None once committed or aborted)."""
+        return self._tmp
+
+    def _mux(self, packets) -> None:
+        try:
+            self._out.mux(packets)
+        except av.error.FFmpegError as e:
+            raise MediaError(f"writing {self.final_path.name} failed: {e.strerror or e}") from None
+
+    def write_frame(self, y: np.ndarray, cb: np.ndarray, cr: np.ndarray, pts: int) -> None:
+        """Encode one frame made of the given planes, at `pts` in the source's time base."""
+        if self._closed:
+            raise RuntimeError("MediaSink is closed")
+        frame = build_frame(y, cb, cr, pix_fmt=self.pix_fmt, color_range=self.color_range)
+        if self.out_time_base != self.in_time_base:
+            pts = int(round(pts * self.in_time_base / self.out_time_base))
+        if self._last_pts is not None and pts <= self._last_pts:
+            pts = self._last_pts + 1  # the encoder refuses non-increasing timestamps
+            self.pts_adjusted += 1
+        self._last_pts = pts
+        frame.pts = pts
+        frame.time_base = self.out_time_base
+        try:
+            packets = self._video.encode(frame)
+        except av.error.FFmpegError as e:
+            raise MediaError(f"encoding {self.final_path.name} failed: {e.strerror or e}") from None
+        self._mux(packets)
+        self.frames_written += 1
+
+    def write_packet(self, packet: av.Packet) -> None:
+        """Mux a packet of a kept stream unchanged (same bytes, same timestamps)."""
+        if self._closed:
+            raise RuntimeError("MediaSink is closed")
+        o = self._map.get(packet.stream_index)
+        if o is None or (packet.dts is None and packet.size == 0):
+            return
+        if packet.size == 2 and o.type == "subtitle" and o.codec_context.name == "mov_text" and bytes(packet) == b"\0\0":
+            return  # an empty mov_text sample is a gap filler: the mp4/mov muxer writes its own
+        packet.stream = o
+        self._mux(packet)
+
+    def write(self, item) -> None:
+        """write_packet for packets; LumaFrames cannot be written here (they need chroma)."""
+        if isinstance(item, av.Packet):
+            self.write_packet(item)
+        else:
+            raise TypeError("use write_frame(y, cb, cr, pts) for video frames")
+
+    # ---------------------------------------------------------------- finishing
+    def commit(self) -> Path:
+        """Flush the encoder, finish the file and rename it to final_path; returns final_path."""
+        if self._committed:
+            return self.final_path
+        if self._closed:
+            raise RuntimeError("MediaSink was aborted")
+        try:
+            if self.frames_written == 0:
+                raise MediaError(f"nothing was written to {self.final_path.name}: no video frame")
+            try:
+                packets = self._video.encode(None)
+            except av.error.FFmpegError as e:
+                raise MediaError(f"encoding {self.final_path.name} failed: {e.strerror or e}") from None
+            self._mux(packets)
+            try:
+                out, self._out = self._out, None
+                out.close()
+            except av.error.FFmpegError as e:
+                raise MediaError(f"finishing {self.final_path.name} failed: {e.strerror or e}") from None
+            self._closed = True
+            os.replace(self._tmp, self.final_path)
+        except BaseException:
+            self.abort()
+            raise
+        self._tmp = None
+        self._committed = True
+        return self.final_path
+
+    def abort(self) -> None:
+        """Drop everything written so far: close and delete the temp file (final_path is untouched)."""
+        self._closed = True
+        if self._out is not None:
+            try:
+                self._out.close()
+            except Exception:  # noqa: BLE001 - the file is being thrown away
+                pass
+            self._out = None
+        if self._tmp is not None:
+            try:
+                self._tmp.unlink()
+            except FileNotFoundError:
+                pass
+            self._tmp = None
+
+    def __enter__(self) -> MediaSink:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is not None or not self._committed:
+            self.abort()
