@@ -1,0 +1,241 @@
+"""The one pipeline every front end uses: decode -> shots -> global features -> chroma -> smooth -> encode.
+
+Three threads overlap the work: decoding (PyAV, with resizing to working resolution and cut detection),
+the model (keyframe choice, one global-encoder call per group, batched chroma inference), and the
+caller's thread (temporal smoothing, chroma composition and encoding). Bounded queues between them
+keep memory flat whatever the film's length.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+from tqdm import tqdm
+
+from ..errors import ConfigError
+from ..media import LumaFrame, MediaSink, MediaSource
+from ..model.colorizer import Colorizer, working_size
+from .compose import chroma_planes, luma_to_gray_lut
+from .config import PipelineConfig
+from .shots import CutDetector, thumbnail
+from .smoothing import FlowSmoother
+from .stages import END, Channel, start_stage
+
+
+@dataclass
+class RunOptions:
+    """Per-run switches (the preset holds the tuning)."""
+
+    smoothing: bool = True
+    reuse_global: bool = True  # False: one global-encoder call per frame (the per-frame baseline)
+    overwrite: bool = False
+    progress: bool = True
+
+
+@dataclass
+class RunStats:
+    """What a run did, for the summary line, the ledger and benchmarks."""
+
+    input_path: Path
+    output_path: Path
+    frames: int = 0
+    seconds: float = 0.0
+    groups: int = 0
+    cuts: int = 0
+    global_calls: int = 0
+    concealed_errors: int = 0
+    model_id: str = ""
+    cut_frames: list[int] = field(default_factory=list)
+
+    @property
+    def fps(self) -> float:
+        return self.frames / self.seconds if self.seconds > 0 else 0.0
+
+    def summary(self) -> str:
+        extra = f", {self.concealed_errors} corrupt packets concealed" if self.concealed_errors else ""
+        return (f"colorized {self.frames} frames in {self.seconds:.1f} s ({self.fps:.1f} fps), "
+                f"{self.groups} shot groups{extra} -> {self.output_path}")
+
+
+@dataclass
+class WorkFrame:
+    """A frame on its way through the pipeline."""
+
+    luma: LumaFrame
+    gray: np.ndarray  # working-resolution full-range gray, uint8
+    cut: bool  # a new shot starts here (smoothing resets)
+    group_start: bool  # a new global-feature group starts here (a cut or max_group_seconds)
+    ab: np.ndarray | None = None
+
+
+def default_output_path(input_path: Path) -> Path:
+    """IN_stem.color.EXT beside the input."""
+    return input_path.with_name(f"{input_path.stem}.color{input_path.suffix}")
+
+
+def check_output_path(input_path: Path, output_path: Path, overwrite: bool) -> None:
+    """Refuse to touch the input and to replace an existing output without --overwrite."""
+    if output_path.exists() and input_path.exists() and os.path.samefile(output_path, input_path):
+        raise ConfigError(f"the output {output_path} is the input file; vidcolor never overwrites its input")
+    if output_path.resolve() == input_path.resolve():
+        raise ConfigError(f"the output {output_path} is the input file; vidcolor never overwrites its input")
+    if output_path.is_dir():
+        raise ConfigError(f"the output {output_path} is a directory; give a file name")
+    if output_path.exists() and not overwrite:
+        raise ConfigError(f"{output_path} already exists; pass --overwrite to replace it")
+
+
+class FrameDecoder:
+    """Decode stage: luma frames -> working-resolution gray, cut and group flags; packets pass through."""
+
+    def __init__(self, source: MediaSource, config: PipelineConfig):
+        info = source.video
+        self.source = source
+        self.config = config
+        self.lut = luma_to_gray_lut(info.color_range)
+        self.work_hw = working_size(info.height, info.width, config.working_short_side_px)
+        self.cuts = CutDetector(config.cut_threshold)
+        self._group_start_s: float | None = None
+
+    def prepare(self, lf: LumaFrame) -> WorkFrame:
+        gray_full = cv2.LUT(lf.y, self.lut)
+        h, w = self.work_hw
+        interp = cv2.INTER_AREA if h <= gray_full.shape[0] else cv2.INTER_LINEAR
+        gray = cv2.resize(gray_full, (w, h), interpolation=interp)
+        cut = self.cuts.is_cut(thumbnail(gray))
+        t = lf.seconds
+        group_start = (cut or self._group_start_s is None
+                       or t - self._group_start_s >= self.config.max_group_seconds)
+        if group_start:
+            self._group_start_s = t
+        return WorkFrame(lf, gray, cut, group_start)
+
+    def run(self, out: Channel) -> None:
+        for item in self.source.items():
+            out.put(self.prepare(item) if isinstance(item, LumaFrame) else item)
+        out.put(END)
+
+
+class ChromaPredictor:
+    """Model stage: picks a keyframe per group (bounded lookahead), reuses its global vector, batches frames."""
+
+    def __init__(self, colorizer: Colorizer, config: PipelineConfig, reuse_global: bool = True):
+        self.colorizer = colorizer
+        self.config = config
+        self.reuse_global = reuse_global
+        self.groups = 0
+
+    def _infer(self, frames: list[WorkFrame], vec) -> None:
+        for start in range(0, len(frames), self.config.batch_size):
+            batch = frames[start:start + self.config.batch_size]
+            if self.reuse_global:
+                vecs = vec
+            else:
+                vecs = np.concatenate([self.colorizer.global_features(f.gray).cpu().numpy() for f in batch])
+                import torch
+
+                vecs = torch.from_numpy(vecs)
+            ab = self.colorizer.predict_ab(np.stack([f.gray for f in batch]), vecs, self.config.temperature)
+            for f, a in zip(batch, ab):
+                f.ab = a
+
+    def _keyframe_vector(self, frames: list[WorkFrame]):
+        window = frames[: self.config.keyframe_lookahead_frames]
+        key = max(window, key=lambda f: float(f.gray.std()))  # most detail: never a black fade frame
+        return self.colorizer.global_features(key.gray)
+
+    def run(self, source: Channel, out: Channel) -> None:
+        pending: deque = deque()  # every item in order, frames and copied packets
+        todo: list[WorkFrame] = []  # frames of the current group still without chroma
+        vec = None
+
+        def emit_ready() -> None:
+            while pending and (not isinstance(pending[0], WorkFrame) or pending[0].ab is not None):
+                out.put(pending.popleft())
+
+        def process(final: bool) -> None:
+            nonlocal vec, todo
+            if not todo:
+                return
+            if vec is None:
+                if not final and len(todo) < self.config.keyframe_lookahead_frames:
+                    return
+                vec = self._keyframe_vector(todo) if self.reuse_global else False
+            bs = self.config.batch_size
+            n = len(todo) if final else (len(todo) // bs) * bs
+            if n:
+                self._infer(todo[:n], vec)
+                todo = todo[n:]
+                emit_ready()
+
+        for item in source:
+            if isinstance(item, WorkFrame) and item.group_start:
+                process(final=True)
+                vec = None
+                self.groups += 1
+            pending.append(item)
+            if isinstance(item, WorkFrame):
+                todo.append(item)
+                process(final=False)
+            else:
+                emit_ready()
+        process(final=True)
+        emit_ready()
+        out.put(END)
+
+
+def colorize_video(input_path: str | os.PathLike, output_path: str | os.PathLike | None,
+                   config: PipelineConfig, colorizer: Colorizer, options: RunOptions | None = None) -> RunStats:
+    """Colorize one film into output_path (written atomically); returns what was done."""
+    options = options or RunOptions()
+    input_path = Path(input_path)
+    output = Path(output_path) if output_path else default_output_path(input_path)
+    check_output_path(input_path, output, options.overwrite)
+    stats = RunStats(input_path, output, model_id=colorizer.model_id)
+    calls_before = colorizer.global_calls
+    started = time.perf_counter()
+    stop = threading.Event()
+    with MediaSource(input_path) as source:
+        info = source.video
+        decoder = FrameDecoder(source, config)
+        predictor = ChromaPredictor(colorizer, config, options.reuse_global)
+        smoother = FlowSmoother(config.smoothing_strength if options.smoothing else 0.0, config.flow_preset)
+        decoded = Channel(stop, config.queue_frames)
+        predicted = Channel(stop, config.queue_frames)
+        threads = [start_stage("decode", lambda: decoder.run(decoded), decoded),
+                   start_stage("model", lambda: predictor.run(decoded, predicted), predicted)]
+        bar = tqdm(total=info.frame_count, unit="frame", desc=input_path.name, disable=None if options.progress
+                   else True, dynamic_ncols=True, leave=False)
+        try:
+            with MediaSink(output, source, crf=config.crf, preset=config.x264_preset) as sink:
+                for item in predicted:
+                    if not isinstance(item, WorkFrame):
+                        sink.write_packet(item)
+                        continue
+                    if item.cut:
+                        smoother.reset()
+                        stats.cuts += 1
+                        stats.cut_frames.append(item.luma.index)
+                    ab = smoother.smooth(item.gray, item.ab)
+                    cb, cr = chroma_planes(item.gray, ab, sink.chroma_shape, info.color_range)
+                    sink.write_frame(item.luma.y, cb, cr, item.luma.pts)
+                    stats.frames += 1
+                    bar.update(1)
+                sink.commit()
+        finally:
+            stop.set()
+            bar.close()
+            for t in threads:
+                t.join(timeout=10)
+        stats.concealed_errors = source.concealed_errors
+    stats.groups = predictor.groups
+    stats.global_calls = colorizer.global_calls - calls_before
+    stats.seconds = time.perf_counter() - started
+    return stats

@@ -1,0 +1,73 @@
+"""Turn predicted (L, ab) at working resolution into the Cb/Cr planes of the output frame.
+
+Luma is never touched: the output's Y plane is the source's. Only chroma is computed, at working
+resolution, converted with one fixed BT.709 matrix and upsampled to the output's chroma plane size.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+# BT.709 luma weights and the Pb/Pr scale factors.
+KR, KB = 0.2126, 0.0722
+KG = 1.0 - KR - KB
+PB_SCALE = 2.0 * (1.0 - KB)  # 1.8556
+PR_SCALE = 2.0 * (1.0 - KR)  # 1.5748
+LIMITED_Y_BLACK, LIMITED_Y_SPAN = 16.0, 219.0
+LIMITED_C_SPAN, FULL_C_SPAN = 224.0, 255.0
+
+
+def luma_to_gray_lut(color_range: str) -> np.ndarray:
+    """256-entry table mapping the source's Y code values to full-range gray (0..255)."""
+    codes = np.arange(256, dtype=np.float32)
+    if color_range == "tv":
+        codes = (codes - LIMITED_Y_BLACK) * (255.0 / LIMITED_Y_SPAN)
+    return np.clip(codes + 0.5, 0, 255).astype(np.uint8)
+
+
+def gray_to_lightness_lut() -> np.ndarray:
+    """256-entry table: full-range gray sRGB code -> CIELAB L (0..100)."""
+    v = np.arange(256, dtype=np.float64) / 255.0
+    lin = np.where(v <= 0.04045, v / 12.92, ((v + 0.055) / 1.055) ** 2.4)
+    eps = (6 / 29) ** 3
+    f = np.where(lin > eps, np.cbrt(lin), lin / (3 * (6 / 29) ** 2) + 4 / 29)
+    return (116 * f - 16).astype(np.float32)
+
+
+_LIGHTNESS = gray_to_lightness_lut()
+
+
+def lab_to_rgb(gray: np.ndarray, ab: np.ndarray) -> np.ndarray:
+    """Full-range gray (H,W) uint8 and ab (H,W,2) float32 -> sRGB (H,W,3) float32 in [0,1]."""
+    lab = np.empty(gray.shape + (3,), np.float32)
+    lab[..., 0] = _LIGHTNESS[gray]
+    lab[..., 1:] = ab
+    return np.clip(cv2.cvtColor(lab, cv2.COLOR_Lab2RGB), 0.0, 1.0)
+
+
+def rgb_to_cbcr(rgb: np.ndarray, color_range: str) -> tuple[np.ndarray, np.ndarray]:
+    """sRGB float (H,W,3) -> BT.709 Cb, Cr float planes in code values of the given range."""
+    r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
+    y = KR * r + KG * g + KB * b
+    span = LIMITED_C_SPAN if color_range == "tv" else FULL_C_SPAN
+    cb = 128.0 + span * (b - y) / PB_SCALE
+    cr = 128.0 + span * (r - y) / PR_SCALE
+    return cb, cr
+
+
+def chroma_planes(gray: np.ndarray, ab: np.ndarray, chroma_shape: tuple[int, int],
+                  color_range: str) -> tuple[np.ndarray, np.ndarray]:
+    """Working-resolution gray + ab -> uint8 Cb, Cr planes of size chroma_shape (h, w)."""
+    cb, cr = rgb_to_cbcr(lab_to_rgb(gray, ab), color_range)
+    size = (chroma_shape[1], chroma_shape[0])
+    planes = cv2.resize(np.dstack([cb, cr]), size, interpolation=cv2.INTER_LINEAR)
+    planes = np.clip(planes + 0.5, 0, 255).astype(np.uint8)
+    return np.ascontiguousarray(planes[..., 0]), np.ascontiguousarray(planes[..., 1])
+
+
+def compose_rgb(y_gray_full: np.ndarray, ab_work: np.ndarray) -> np.ndarray:
+    """Full-size full-range gray + working-res ab -> full-size uint8 sRGB (for photos and previews)."""
+    h, w = y_gray_full.shape
+    ab = cv2.resize(ab_work, (w, h), interpolation=cv2.INTER_LINEAR)
+    return (lab_to_rgb(y_gray_full, ab) * 255.0 + 0.5).astype(np.uint8)

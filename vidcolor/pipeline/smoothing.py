@@ -1,0 +1,60 @@
+"""Temporal smoothing of predicted chroma along optical flow, with occlusion handling.
+
+The previous frame's smoothed ab is warped into the current frame with dense flow computed on the
+working-resolution luma (OpenCV DIS). Where the warp is trustworthy (the warped luma matches the
+current luma and the flow stays inside the frame) the result blends the warped history with the new
+prediction: an exponential filter that follows motion. Elsewhere (occlusions, new content) the new
+prediction is taken as is, so moving objects do not drag colour ghosts. Reset at every cut.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+DIS_PRESETS = {
+    "ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST,
+    "fast": cv2.DISOPTICAL_FLOW_PRESET_FAST,
+    "medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM,
+}
+OCCLUSION_LUMA_DIFF = 12.0  # gray code values: warped luma farther than this from the current is occluded
+
+
+class FlowSmoother:
+    """Stateful smoother: call `smooth(gray, ab)` per frame in order, `reset()` at a cut."""
+
+    def __init__(self, strength: float = 0.7, flow_preset: str = "fast"):
+        self.strength = strength
+        self._dis = cv2.DISOpticalFlow_create(DIS_PRESETS[flow_preset])
+        self._prev_gray: np.ndarray | None = None
+        self._prev_ab: np.ndarray | None = None
+        self.last_valid_fraction = 0.0
+
+    def reset(self) -> None:
+        self._prev_gray = None
+        self._prev_ab = None
+
+    def smooth(self, gray: np.ndarray, ab: np.ndarray) -> np.ndarray:
+        """gray (H,W) uint8 and predicted ab (H,W,2) float32 at the same size -> smoothed ab."""
+        if self.strength <= 0:
+            return ab
+        if self._prev_gray is None or self._prev_gray.shape != gray.shape:
+            out = ab
+        else:
+            # Flow from the current frame to the previous one: where each current pixel came from.
+            flow = self._dis.calc(gray, self._prev_gray, None)
+            h, w = gray.shape
+            grid_x, grid_y = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+            map_x, map_y = grid_x + flow[..., 0], grid_y + flow[..., 1]
+            warped_ab = cv2.remap(self._prev_ab, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+            warped_gray = cv2.remap(self._prev_gray, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+            inside = (map_x >= 0) & (map_x <= w - 1) & (map_y >= 0) & (map_y <= h - 1)
+            match = np.abs(warped_gray.astype(np.float32) - gray.astype(np.float32)) < OCCLUSION_LUMA_DIFF
+            valid = cv2.erode((inside & match).astype(np.uint8), np.ones((3, 3), np.uint8))
+            # Soften the mask edge so the blend does not draw a seam.
+            weight = cv2.blur(valid.astype(np.float32), (5, 5)) * self.strength
+            self.last_valid_fraction = float(valid.mean())
+            out = warped_ab * weight[..., None] + ab * (1.0 - weight[..., None])
+        self._prev_gray = gray
+        self._prev_ab = out.astype(np.float32)
+        return self._prev_ab
