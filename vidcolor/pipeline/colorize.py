@@ -92,6 +92,11 @@ def check_output_path(input_path: Path, output_path: Path, overwrite: bool) -> N
         raise ConfigError(f"{output_path} already exists; pass --overwrite to replace it")
 
 
+def group_bucket(seconds: float, max_group_seconds: float) -> int:
+    """Index of the fixed time slot a frame falls in; a group never spans two slots."""
+    return int(seconds // max_group_seconds)
+
+
 class FrameDecoder:
     """Decode stage: luma frames -> working-resolution gray, cut and group flags; packets pass through."""
 
@@ -102,7 +107,7 @@ class FrameDecoder:
         self.lut = luma_to_gray_lut(info.color_range)
         self.work_hw = working_size(info.height, info.width, config.working_short_side_px)
         self.cuts = CutDetector(config.cut_threshold)
-        self._group_start_s: float | None = None
+        self._bucket: int | None = None
 
     def prepare(self, lf: LumaFrame) -> WorkFrame:
         gray_full = cv2.LUT(lf.y, self.lut)
@@ -110,11 +115,11 @@ class FrameDecoder:
         interp = cv2.INTER_AREA if h <= gray_full.shape[0] else cv2.INTER_LINEAR
         gray = cv2.resize(gray_full, (w, h), interpolation=interp)
         cut = self.cuts.is_cut(thumbnail(gray))
-        t = lf.seconds
-        group_start = (cut or self._group_start_s is None
-                       or t - self._group_start_s >= self.config.max_group_seconds)
-        if group_start:
-            self._group_start_s = t
+        # Long shots are split at fixed multiples of max_group_seconds from the film's start, so a
+        # preview can find the group of any frame by decoding only from the last boundary.
+        bucket = group_bucket(lf.seconds, self.config.max_group_seconds)
+        group_start = cut or bucket != self._bucket
+        self._bucket = bucket
         return WorkFrame(lf, gray, cut, group_start)
 
     def run(self, out: Channel) -> None:

@@ -1,0 +1,55 @@
+"""Command-line front end: parses arguments, calls the pipeline, reports. Nothing else lives here.
+
+Each command lives in its own module; importing them here registers them on `app`.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import typer
+
+from ..errors import VidcolorError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Colorize black-and-white film with a trained neural network.")
+
+DEFAULT_MODEL = Path(__file__).resolve().parents[2] / "models" / "vidcolor-base.pt"
+
+
+@app.callback()
+def _root() -> None:
+    """Colorize black-and-white film with a trained neural network."""
+
+
+def fail(message: str, code: int = 2) -> None:
+    """Print a one-line error and exit."""
+    typer.echo(f"vidcolor: error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def main() -> None:
+    """Entry point: one-line errors, exit code 2 for user errors, 130 for Ctrl-C."""
+    try:
+        app()
+    except VidcolorError as exc:
+        typer.echo(f"vidcolor: error: {exc}", err=True)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        typer.echo("vidcolor: interrupted", err=True)
+        sys.exit(130)
+    except MemoryError:
+        typer.echo("vidcolor: error: out of memory (try a smaller --batch-size or the fast preset)", err=True)
+        sys.exit(1)
+    except OSError as exc:
+        typer.echo(f"vidcolor: error: {exc.strerror or exc}{f': {exc.filename}' if exc.filename else ''}", err=True)
+        sys.exit(1)
+    except Exception as exc:  # noqa: BLE001 - a bug: still one line, with what to report
+        typer.echo(f"vidcolor: internal error: {type(exc).__name__}: {exc} (please report this)", err=True)
+        sys.exit(1)
+
+
+# Command modules (each registers itself on `app`).
+from . import run as _run  # noqa: E402,F401
+from . import train as _train  # noqa: E402,F401

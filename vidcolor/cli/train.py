@@ -1,0 +1,48 @@
+"""`vidcolor train`: train a colorization model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from . import app, fail
+
+
+@app.command()
+def train(
+    data: list[Path] = typer.Argument(..., help="Folders of colour photos and/or colour video files."),
+    output: Path = typer.Option(..., "-o", "--output", help="Checkpoint to write (resumed if it exists)."),
+    name: str = typer.Option("vidcolor", help="Model name, the first part of the model id."),
+    head: str = typer.Option("classification", help="classification (chroma bins) or regression (Huber on ab)."),
+    rebalance_lambda: float = typer.Option(0.5, help="Class rebalancing mix lambda; negative turns rebalancing off."),
+    no_global: bool = typer.Option(False, "--no-global", help="Train without the global scene branch (ablation)."),
+    steps: int = typer.Option(20000, help="Maximum optimizer steps."),
+    minutes: Optional[float] = typer.Option(None, help="Stop after this many minutes (the LR schedule follows it)."),
+    batch_size: int = typer.Option(32, "--batch-size"),
+    crop_px: int = typer.Option(192, "--crop", help="Training crop size in pixels (a multiple of 16)."),
+    learning_rate: float = typer.Option(1e-3, "--lr"),
+    weight_decay: float = typer.Option(2e-3, help="AdamW weight decay."),
+    dropout: float = typer.Option(0.1, help="Dropout2d before the head."),
+    global_noise: float = typer.Option(0.5, help="Noise on the global vector during training (x its std)."),
+    global_dropout: float = typer.Option(0.2, help="Fraction of samples trained with no global vector."),
+    device: str = typer.Option("auto", help="auto, cpu or cuda."),
+    seed: int = typer.Option(0),
+    cache_dir: Optional[Path] = typer.Option(None, help="Where cached global vectors live."),
+) -> None:
+    """Train a colorization model on colour photos and videos (resumable)."""
+    from ..training.train import TrainConfig
+    from ..training.train import train as run_training
+
+    if head not in ("classification", "regression"):
+        fail("--head must be classification or regression")
+    if crop_px % 16:
+        fail("--crop must be a multiple of 16")
+    cfg = TrainConfig(data=[str(d) for d in data], output=str(output), name=name, head=head,
+                      rebalance_lambda=None if rebalance_lambda < 0 else rebalance_lambda,
+                      use_global=not no_global, max_steps=steps, max_minutes=minutes, batch_size=batch_size,
+                      crop_px=crop_px, learning_rate=learning_rate, weight_decay=weight_decay, dropout=dropout,
+                      global_noise=global_noise, global_dropout=global_dropout, device=device, seed=seed,
+                      cache_dir=str(cache_dir) if cache_dir else None)
+    run_training(cfg)
