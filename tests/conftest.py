@@ -35,3 +35,26 @@ def sample_clip() -> Path:
     if not p.exists():
         pytest.skip("sample_media/bbb_gray.mp4 is missing (run scripts/make_sample_clip.py)")
     return p
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory) -> Path:
+    """A tiny random-weight checkpoint (plumbing tests only; colours come from the shipped model)."""
+    import torch
+
+    from vidcolor.model.checkpoint import save_checkpoint
+    from vidcolor.model.chroma_bins import ChromaBins
+    from vidcolor.model.unet import ColorNet, NetConfig
+
+    torch.manual_seed(0)
+    bins = ChromaBins.uniform()
+    net = ColorNet(NetConfig(base_channels=8, bin_count=bins.count)).eval()
+    path = tmp_path_factory.mktemp("models") / "tiny.pt"
+    save_checkpoint(path, net, bins, name="tiny-test")
+    return path
+
+
+@pytest.fixture(scope="session")
+def shipped_model() -> Path:
+    """The shipped default checkpoint."""
+    return Path(__file__).resolve().parents[1] / "models" / "vidcolor-base.pt"

@@ -1,0 +1,123 @@
+"""End-to-end `colorize_video` on real little clips: timing, sound, size, rotation kept; luma untouched."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+import media_factory as mf
+from vidcolor.errors import ConfigError
+from vidcolor.model.colorizer import Colorizer
+from vidcolor.pipeline.colorize import RunOptions, colorize_video, default_output_path
+from vidcolor.pipeline.config import load_pipeline_config
+
+FAST = load_pipeline_config("default").replace(x264_preset="ultrafast", batch_size=4, keyframe_lookahead_frames=6)
+
+
+@pytest.fixture(scope="module")
+def tiny(tiny_model) -> Colorizer:
+    return Colorizer(tiny_model, device="cpu")
+
+
+def _temp_files(folder: Path) -> list[Path]:
+    return [p for p in folder.iterdir() if ".vidcolor-tmp-" in p.name]
+
+
+def _chroma_std(path: Path) -> float:
+    """Spread of the Cb/Cr planes over the whole output (0 for a gray video)."""
+    values = []
+    with av.open(str(path)) as c:
+        for frame in c.decode(video=0):
+            arr = frame.to_ndarray(format="yuv444p")
+            values.append(arr[1:].astype(np.float32))
+    return float(np.std(np.stack(values)))
+
+
+@pytest.mark.parametrize("name,audio", [("a.mp4", "aac"), ("b.mkv", "ac3"), ("c.mkv", "aac51"), ("d.mov", "aac")])
+def test_frames_timestamps_and_audio_survive(clip_factory, tiny, tmp_path, name, audio):
+    src = clip_factory(name, audio=audio, frames=30)
+    out = tmp_path / f"out{src.suffix}"
+    stats = colorize_video(src, out, FAST, tiny, RunOptions(progress=False))
+    assert stats.frames == 30 and out.is_file()
+    src_frames, out_frames = mf.read_frames(src), mf.read_frames(out)
+    assert [t for t, _ in out_frames] == [t for t, _ in src_frames]
+    assert mf.read_packets(out, "audio") == mf.read_packets(src, "audio")
+    for (_, y_in), (_, y_out) in zip(src_frames, out_frames):  # luma passes through (encoder noise only)
+        assert np.abs(y_in.astype(int) - y_out.astype(int)).mean() < 2.0
+    with av.open(str(src)) as a, av.open(str(out)) as b:
+        assert b.streams.audio[0].codec_context.channels == a.streams.audio[0].codec_context.channels
+        fd = 1 / 24
+        assert abs(float(b.duration - a.duration) / 1e6) <= fd + 1e-6
+    assert not _temp_files(tmp_path)
+
+
+def test_odd_size_rotation_and_vfr(clip_factory, tiny, tmp_path):
+    src = clip_factory("odd.mp4", width=65, height=49, rotation=90, vfr=True, frames=20)
+    out = tmp_path / "odd.out.mp4"
+    colorize_video(src, out, FAST, tiny, RunOptions(progress=False))
+    with av.open(str(out)) as c:
+        vs = c.streams.video[0]
+        assert (vs.codec_context.width, vs.codec_context.height) == (65, 49)
+        first = next(c.decode(video=0))
+        assert abs(first.rotation) == 90
+    assert [t for t, _ in mf.read_frames(out)] == [t for t, _ in mf.read_frames(src)]
+
+
+def test_global_features_are_reused_within_a_shot(clip_factory, tiny, tmp_path):
+    src = clip_factory("shot.mp4", frames=48)
+    stats = colorize_video(src, tmp_path / "o.mp4", FAST, tiny, RunOptions(progress=False))
+    assert stats.global_calls == stats.groups
+    assert stats.global_calls * 10 <= stats.frames
+    per_frame = colorize_video(src, tmp_path / "p.mp4", FAST, tiny, RunOptions(progress=False, reuse_global=False))
+    assert per_frame.global_calls == 48
+
+
+def test_shipped_model_colours_the_sample_clip(sample_clip, shipped_model, tmp_path):
+    clip = tmp_path / "short.mp4"
+    with av.open(str(sample_clip)) as src, av.open(str(clip), "w") as dst:  # first second only, keeps it fast
+        vs = dst.add_stream("libx264", rate=25)
+        vs.width, vs.height, vs.pix_fmt = 640, 360, "yuv420p"
+        for i, frame in enumerate(src.decode(video=0)):
+            if i == 25:
+                break
+            frame.pts = None
+            dst.mux(vs.encode(frame))
+        dst.mux(vs.encode(None))
+    assert _chroma_std(clip) < 0.5  # the input really is gray
+    out = tmp_path / "short.color.mp4"
+    colorize_video(clip, out, FAST, Colorizer(shipped_model, device="cpu"), RunOptions(progress=False))
+    assert _chroma_std(out) > 2.0
+
+
+def test_existing_output_needs_overwrite_and_input_is_never_the_output(gray_clip, tiny, tmp_path):
+    out = tmp_path / "exists.mp4"
+    out.write_bytes(b"keep me")
+    with pytest.raises(ConfigError, match="--overwrite"):
+        colorize_video(gray_clip, out, FAST, tiny, RunOptions(progress=False))
+    assert out.read_bytes() == b"keep me"
+    colorize_video(gray_clip, out, FAST, tiny, RunOptions(progress=False, overwrite=True))
+    assert out.stat().st_size > 1000
+    with pytest.raises(ConfigError, match="input"):
+        colorize_video(gray_clip, gray_clip, FAST, tiny, RunOptions(progress=False, overwrite=True))
+    assert default_output_path(Path("/films/a.b.mkv")) == Path("/films/a.b.color.mkv")
+
+
+def test_failure_mid_run_leaves_no_file(gray_clip, tiny, tmp_path, monkeypatch):
+    calls = {"n": 0}
+    real = tiny.predict_ab
+
+    def flaky(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise RuntimeError("model exploded")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(tiny, "predict_ab", flaky)
+    out = tmp_path / "never.mp4"
+    with pytest.raises(RuntimeError, match="exploded"):
+        colorize_video(gray_clip, out, FAST, tiny, RunOptions(progress=False))
+    assert not out.exists()
+    assert not _temp_files(tmp_path)
