@@ -53,3 +53,4 @@ def main() -> None:
 # Command modules (each registers itself on `app`).
 from . import run as _run  # noqa: E402,F401
 from . import train as _train  # noqa: E402,F401
+from . import evaluate as _evaluate  # noqa: E402,F401

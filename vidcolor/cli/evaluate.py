@@ -1,0 +1,39 @@
+"""`vidcolor eval`: measure colorization quality on colour photos and videos."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from . import DEFAULT_MODEL, app
+
+
+@app.command("eval")
+def evaluate_command(
+    paths: list[Path] = typer.Argument(..., help="Colour photos, colour videos, or folders of them."),
+    json_path: Optional[Path] = typer.Option(None, "--json", help="Write all rows to this JSON file."),
+    strips: Optional[Path] = typer.Option(None, "--strips", help="Folder for side-by-side PNG strips."),
+    model: Path = typer.Option(DEFAULT_MODEL, "--model", help="Checkpoint (.pt) to evaluate."),
+    pipeline: str = typer.Option("default", "--pipeline", help="Preset name or TOML file."),
+    device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
+    temperature: Optional[list[float]] = typer.Option(None, "--temperature",
+                                                      help="Annealed-mean T (repeat to compare several on photos)."),
+    max_frames: Optional[int] = typer.Option(None, "--max-frames", help="Score at most this many frames per video."),
+) -> None:
+    """Reduce each input to luma, colorize it, and compare with the original (table + JSON)."""
+    from ..evaluation.report import format_table, write_json
+    from ..evaluation.runner import evaluate
+    from ..model.colorizer import Colorizer
+    from ..pipeline.config import load_pipeline_config
+
+    config = load_pipeline_config(pipeline)
+    colorizer = Colorizer(model, device=device, temperature=config.temperature)
+    rows = evaluate(paths, colorizer, config, strips=strips, temperatures=temperature, max_frames=max_frames,
+                    progress=lambda p: typer.echo(f"evaluating {p}", err=True))
+    typer.echo(format_table(rows))
+    if json_path:
+        write_json(rows, json_path, meta={"model_id": colorizer.model_id, "pipeline": config.name,
+                                          "temperatures": temperature or [config.temperature]})
+        typer.echo(f"wrote {json_path}")
