@@ -24,7 +24,7 @@ class PipelineConfig:
     batch_size: int = 8
     # shots and global features
     max_group_seconds: float = 8.0
-    cut_threshold: float = 0.35
+    cut_threshold: float = 0.25
     keyframe_lookahead_frames: int = 24
     # temporal smoothing (0 turns it off)
     smoothing_strength: float = 0.7

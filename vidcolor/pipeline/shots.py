@@ -23,7 +23,7 @@ def thumbnail(gray: np.ndarray) -> np.ndarray:
 class CutDetector:
     """Feed thumbnails in order; `is_cut` says whether a new shot starts at this frame."""
 
-    def __init__(self, threshold: float = 0.35, min_shot_frames: int = 6):
+    def __init__(self, threshold: float = 0.25, min_shot_frames: int = 6):
         self.threshold = threshold
         self.min_shot_frames = min_shot_frames
         self._prev: tuple[np.ndarray, np.ndarray] | None = None
