@@ -121,3 +121,23 @@ def test_failure_mid_run_leaves_no_file(gray_clip, tiny, tmp_path, monkeypatch):
         colorize_video(gray_clip, out, FAST, tiny, RunOptions(progress=False))
     assert not out.exists()
     assert not _temp_files(tmp_path)
+
+
+def test_a_long_shot_is_streamed_with_bounded_memory(clip_factory, tiny, tmp_path, monkeypatch):
+    """One 400-frame shot with no cut and no time split: the model stage never holds more than
+    the keyframe lookahead plus a batch, however long the shot."""
+    import vidcolor.pipeline.colorize as colorize_module
+
+    src = clip_factory("long.mp4", width=64, height=48, frames=400, fps=25)
+    config = FAST.replace(max_group_seconds=1000.0)
+    seen = {}
+    real_run = colorize_module.ChromaPredictor.run
+
+    def spy(self, source, out):
+        real_run(self, source, out)
+        seen["max_pending"] = self.max_pending
+
+    monkeypatch.setattr(colorize_module.ChromaPredictor, "run", spy)
+    stats = colorize_video(src, tmp_path / "long.out.mp4", config, tiny, RunOptions(progress=False))
+    assert stats.frames == 400 and stats.groups == 1 and stats.global_calls == 1
+    assert seen["max_pending"] <= config.keyframe_lookahead_frames + config.batch_size + 1

@@ -136,6 +136,7 @@ class ChromaPredictor:
         self.config = config
         self.reuse_global = reuse_global
         self.groups = 0
+        self.max_pending = 0  # most items held at once: bounded by lookahead + batch, not by film length
 
     def _infer(self, frames: list[WorkFrame], vec) -> None:
         for start in range(0, len(frames), self.config.batch_size):
@@ -186,6 +187,7 @@ class ChromaPredictor:
                 vec = None
                 self.groups += 1
             pending.append(item)
+            self.max_pending = max(self.max_pending, len(pending))
             if isinstance(item, WorkFrame):
                 todo.append(item)
                 process(final=False)
