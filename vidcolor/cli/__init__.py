@@ -5,6 +5,7 @@ Each command lives in its own module; importing them here registers them on `app
 
 from __future__ import annotations
 
+import logging
 import sys
 from pathlib import Path
 
@@ -14,6 +15,9 @@ from ..errors import VidcolorError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Colorize black-and-white film with a trained neural network.")
+
+# Exit status after Ctrl-C (128 + SIGINT), as shells report it.
+INTERRUPTED_EXIT_CODE = 130
 
 DEFAULT_MODEL = Path(__file__).resolve().parents[2] / "models" / "vidcolor-base.pt"
 
@@ -29,8 +33,27 @@ def fail(message: str, code: int = 2) -> None:
     raise typer.Exit(code)
 
 
+class _OneLineWarnings(logging.Handler):
+    """Prints vidcolor's warnings as single 'vidcolor: warning: ...' lines on stderr."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = " ".join(record.getMessage().split())
+        typer.echo(f"vidcolor: {record.levelname.lower()}: {message}", err=True)
+
+
+def _show_warnings() -> None:
+    """Route warnings of the vidcolor loggers to stderr, once per process."""
+    logger = logging.getLogger("vidcolor")
+    if not any(isinstance(h, _OneLineWarnings) for h in logger.handlers):
+        handler = _OneLineWarnings(logging.WARNING)
+        logger.addHandler(handler)
+        if logger.level == logging.NOTSET or logger.level > logging.WARNING:
+            logger.setLevel(logging.WARNING)
+
+
 def main() -> None:
     """Entry point: one-line errors, exit code 2 for user errors, 130 for Ctrl-C."""
+    _show_warnings()
     try:
         app()
     except VidcolorError as exc:
@@ -38,7 +61,11 @@ def main() -> None:
         sys.exit(2)
     except KeyboardInterrupt:
         typer.echo("vidcolor: interrupted", err=True)
-        sys.exit(130)
+        sys.exit(INTERRUPTED_EXIT_CODE)
+    except SystemExit as exc:
+        if exc.code == INTERRUPTED_EXIT_CODE:  # Typer turns Ctrl-C into a silent exit 130
+            typer.echo("vidcolor: interrupted", err=True)
+        raise
     except MemoryError:
         typer.echo("vidcolor: error: out of memory (try a smaller --batch-size or the fast preset)", err=True)
         sys.exit(1)
@@ -54,3 +81,5 @@ def main() -> None:
 from . import run as _run  # noqa: E402,F401
 from . import train as _train  # noqa: E402,F401
 from . import evaluate as _evaluate  # noqa: E402,F401
+from . import status as _status  # noqa: E402,F401
+from . import preview as _preview  # noqa: E402,F401

@@ -26,7 +26,8 @@ def _colorizer(model: Path, device: str, temperature: float):
 def run(
     input_path: Path = typer.Argument(..., metavar="IN", help="A video file, or a directory of films."),
     output: Optional[Path] = typer.Option(None, "-o", "--output",
-                                          help="Output file (default: IN_stem.color.EXT beside the input)."),
+                                          help="Output file (default: IN_stem.color.EXT beside the input); "
+                                               "for a directory, the output folder (default: IN.colorized)."),
     model: Path = typer.Option(DEFAULT_MODEL, "--model", help="Checkpoint (.pt) to use."),
     pipeline: str = typer.Option("default", "--pipeline", help="Preset name (default, fast, archive) or a TOML file."),
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
@@ -35,13 +36,17 @@ def run(
     no_smoothing: bool = typer.Option(False, "--no-smoothing", help="Turn temporal smoothing off."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output file."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+    retries: int = typer.Option(1, "--retries", min=0, help="Directories: extra attempts for a film that fails."),
+    ray_address: Optional[str] = typer.Option(None, "--ray-address", metavar="ADDRESS",
+                                              help="Directories: run on a Ray cluster ('auto', 'local' or host:port)."),
 ) -> None:
     """Colorize a film (or every film under a directory), keeping its sound, timing and metadata."""
     from ..pipeline.colorize import RunOptions, check_output_path, colorize_video, default_output_path
 
     config = _pipeline_config(pipeline, batch_size=batch_size, temperature=temperature)
     if input_path.is_dir():
-        fail("directory batches are not available yet; give one video file")
+        options = RunOptions(smoothing=not no_smoothing, overwrite=overwrite, progress=not quiet)
+        raise typer.Exit(_run_batch(input_path, output, config, model, device, options, retries, ray_address))
     if not input_path.exists():
         fail(f"input not found: {input_path}")
     check_output_path(input_path, output or default_output_path(input_path), overwrite)
@@ -49,3 +54,14 @@ def run(
     options = RunOptions(smoothing=not no_smoothing, overwrite=overwrite, progress=not quiet)
     stats = colorize_video(input_path, output, config, colorizer, options)
     typer.echo(stats.summary())
+
+
+def _run_batch(input_dir: Path, output_dir: Optional[Path], config, model: Path, device: str, options,
+               retries: int, ray_address: Optional[str]) -> int:
+    """The directory branch: colorize every film under input_dir; returns the exit code."""
+    from ..pipeline.batch import ColorizerSpec, run_directory
+
+    spec = ColorizerSpec(model, device=device, temperature=config.temperature)
+    summary = run_directory(input_dir, output_dir, config, spec, options, retries=retries, ray_address=ray_address)
+    typer.echo(summary.table())
+    return summary.exit_code

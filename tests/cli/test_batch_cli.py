@@ -1,0 +1,87 @@
+"""`vidcolor run DIR` and `vidcolor status OUTDIR` from the command line: tables, exit codes, Ctrl-C."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+import media_factory as mf
+from vidcolor.cli import app
+from vidcolor.errors import ConfigError
+
+
+@pytest.fixture
+def films(tmp_path) -> Path:
+    d = tmp_path / "films"
+    (d / "sub").mkdir(parents=True)
+    mf.make_clip(d / "a.mp4", frames=8)
+    mf.make_clip(d / "sub" / "b.mp4", frames=8)
+    (d / "fake.mp4").write_text("hello")
+    return d
+
+
+def _run_args(films: Path, model: Path, *extra: str) -> list[str]:
+    return ["run", str(films), "--model", str(model), "--pipeline", "fast", "--device", "cpu", "-q", *extra]
+
+
+def test_run_dir_prints_the_summary_and_exits_1_on_a_failure(films, tiny_model):
+    result = CliRunner().invoke(app, _run_args(films, tiny_model))
+    assert result.exit_code == 1, result.output
+    assert "3 films: 2 done, 0 skipped, 1 failed" in result.output
+    assert "fake.mp4 is not a video file" in result.output
+    out = films.with_name("films.colorized")
+    assert (out / "a.mp4").is_file() and (out / "sub" / "b.mp4").is_file()
+
+    status = CliRunner().invoke(app, ["status", str(out)])
+    assert status.exit_code == 0
+    lines = status.output.splitlines()
+    assert any(line.startswith("done") and "sub/b.mp4" in line for line in lines)
+    assert any(line.startswith("failed") and "fake.mp4" in line for line in lines)
+    assert lines[-1] == "3 films: 2 done, 1 failed"
+    assert CliRunner().invoke(app, ["status", str(films)]).output == status.output  # the input folder works too
+
+    (films / "fake.mp4").unlink()
+    again = CliRunner().invoke(app, _run_args(films, tiny_model))
+    assert again.exit_code == 0 and "2 films: 0 done, 2 skipped, 0 failed" in again.output
+
+
+def test_status_without_a_ledger_is_a_one_line_error(tmp_path):
+    result = CliRunner().invoke(app, ["status", str(tmp_path)])
+    assert isinstance(result.exception, ConfigError) and "no batch ledger" in str(result.exception)
+
+
+def test_ray_address_without_ray_says_how_to_install_it(films, tiny_model, monkeypatch):
+    monkeypatch.setitem(sys.modules, "ray", None)  # as if ray were not installed
+    result = CliRunner().invoke(app, _run_args(films, tiny_model, "--ray-address", "local"))
+    assert isinstance(result.exception, ConfigError)
+    assert "pip install 'vidcolor[cluster]'" in str(result.exception)
+
+
+def test_ctrl_c_finishes_the_current_film_and_exits_130(tmp_path, tiny_model):
+    d = tmp_path / "films"
+    d.mkdir()
+    mf.make_clip(d / "a.mp4", frames=240, width=160, height=96, gop=48)
+    mf.make_clip(d / "b.mp4", frames=8)
+    out = tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, "-m", "vidcolor", *_run_args(d, tiny_model, "-o", str(out))],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        if out.is_dir() and any(".vidcolor-tmp-" in p.name for p in out.iterdir()):
+            break
+        time.sleep(0.01)
+    if proc.poll() is not None:
+        pytest.skip("the batch finished before Ctrl-C could be sent")
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130, stderr[-800:]
+    assert "stopping after the current film" in stderr
+    assert (out / "a.mp4").is_file() and not (out / "b.mp4").exists()
+    assert not [p for p in out.iterdir() if ".vidcolor-tmp-" in p.name]
+    assert "not started" in stdout and "stopped by Ctrl-C" in stdout

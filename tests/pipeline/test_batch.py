@@ -1,0 +1,348 @@
+"""Directory batches: mirrored outputs, failures with reasons, resume, retries, Ctrl-C, SIGKILL, report, Ray."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import av
+import pytest
+
+import media_factory as mf
+from vidcolor.pipeline.batch import LEDGER_NAME, ColorizerSpec, Ledger, run_directory
+from vidcolor.pipeline.batch import runner as runner_mod
+from vidcolor.pipeline.colorize import RunOptions
+from vidcolor.pipeline.config import load_pipeline_config
+
+FAST = load_pipeline_config("fast").replace(x264_preset="ultrafast")
+QUIET = RunOptions(progress=False)
+TEMP_MARKER = ".vidcolor-tmp-"
+
+
+def _quiet_echo(message: str) -> None:
+    pass
+
+
+@pytest.fixture
+def films(tmp_path) -> Path:
+    """Two good clips (one nested), a corrupt file, a zero-byte .mp4, a text file named .mp4, a readme."""
+    d = tmp_path / "films"
+    (d / "reel2").mkdir(parents=True)
+    mf.make_clip(d / "a.mp4", frames=12, audio="aac")
+    mf.make_clip(d / "reel2" / "b.mkv", frames=10, width=64, height=48)
+    good = (d / "a.mp4").read_bytes()
+    (d / "corrupt.mp4").write_bytes(good[: len(good) // 3] + bytes(range(256)) * 16)  # valid header, then garbage
+    (d / "empty.mp4").write_bytes(b"")
+    (d / "notes.mp4").write_text("not a film, only a name\n")
+    (d / "readme.txt").write_text("shot lists\n")
+    return d
+
+
+@pytest.fixture(scope="module")
+def spec(tiny_model) -> ColorizerSpec:
+    return ColorizerSpec(tiny_model, device="cpu")
+
+
+def _run(films: Path, spec: ColorizerSpec, config=FAST, **kwargs):
+    return run_directory(films, None, config, spec, QUIET, echo=_quiet_echo, **kwargs)
+
+
+def _results(summary) -> dict[str, str]:
+    return {o.rel: o.result for o in summary.outcomes}
+
+
+def _temps(folder: Path) -> list[Path]:
+    return [p for p in folder.rglob("*") if TEMP_MARKER in p.name]
+
+
+def _frames(path: Path) -> int:
+    with av.open(str(path)) as c:
+        return sum(1 for _ in c.decode(video=0))
+
+
+def _mtimes(out: Path) -> dict[str, int]:
+    return {p: (out / p).stat().st_mtime_ns for p in ("a.mp4", "reel2/b.mkv")}
+
+
+def test_batch_mirrors_good_films_and_records_failures(films, spec):
+    summary = _run(films, spec)
+    out = films.with_name("films.colorized")
+    assert summary.output_dir == out
+    assert _results(summary) == {"a.mp4": "done", "reel2/b.mkv": "done", "corrupt.mp4": "failed",
+                                 "empty.mp4": "failed", "notes.mp4": "failed"}
+    assert _frames(out / "a.mp4") == 12 and _frames(out / "reel2" / "b.mkv") == 10
+    with av.open(str(out / "a.mp4")) as c:
+        assert len(c.streams.audio) == 1  # sound kept
+    assert not (out / "corrupt.mp4").exists() and not (out / "notes.mp4").exists()
+    assert _temps(out) == []
+    assert summary.exit_code == 1
+    with Ledger(out / LEDGER_NAME) as ledger:
+        rows = {r.path: r for r in ledger.rows()}
+    assert set(rows) == set(_results(summary))  # readme.txt is not a job
+    assert "truncated or corrupt" in rows["corrupt.mp4"].error
+    assert "empty" in rows["empty.mp4"].error
+    assert "not a video" in rows["notes.mp4"].error
+    done = rows["a.mp4"]
+    assert (done.state, done.attempts, done.frames) == ("done", 1, 12)
+    assert done.fps > 0 and done.model_id.startswith("tiny") and done.settings_hash and done.duration_s > 0
+    assert (out / done.still).is_file()
+    table = summary.table()
+    assert "corrupt.mp4" in table and "2 done, 0 skipped, 3 failed" in table
+    assert (out / "report.html").is_file()
+
+
+def test_rerun_is_a_noop_and_touch_reruns_only_that_film(films, spec):
+    first = _run(films, spec)
+    out = first.output_dir
+    before = _mtimes(out)
+    again = _run(films, spec)
+    assert _results(again)["a.mp4"] == "skipped" and _results(again)["reel2/b.mkv"] == "skipped"
+    assert _mtimes(out) == before
+    assert again.exit_code == 1  # the bad files are still reported
+
+    time.sleep(0.01)
+    os.utime(films / "reel2" / "b.mkv")
+    third = _run(films, spec)
+    assert _results(third)["reel2/b.mkv"] == "done" and _results(third)["a.mp4"] == "skipped"
+    after = _mtimes(out)
+    assert after["a.mp4"] == before["a.mp4"] and after["reel2/b.mkv"] != before["reel2/b.mkv"]
+
+
+def test_all_good_batch_exits_zero_and_new_settings_redo(tmp_path, spec):
+    d = tmp_path / "good"
+    d.mkdir()
+    mf.make_clip(d / "x.mp4", frames=8)
+    assert _run(d, spec).exit_code == 0
+    redo = _run(d, spec, config=FAST.replace(crf=30))
+    assert _results(redo) == {"x.mp4": "done"}
+    assert _results(_run(d, spec, config=FAST.replace(crf=30, batch_size=2))) == {"x.mp4": "skipped"}
+
+
+def test_interrupted_row_and_stale_temp_are_redone_cleanly(films, spec):
+    out = _run(films, spec).output_dir
+    with Ledger(out / LEDGER_NAME) as ledger:
+        ledger.update("a.mp4", state="running")
+    (out / "a.mp4").unlink()
+    stale = out / f".a.mp4{TEMP_MARKER}dead1234.mp4"
+    stale.write_bytes(b"\0" * 1000)
+    summary = _run(films, spec)
+    assert summary.stale_temps_removed == 1
+    assert _results(summary)["a.mp4"] == "done" and _results(summary)["reel2/b.mkv"] == "skipped"
+    assert _temps(out) == [] and _frames(out / "a.mp4") == 12
+
+
+def test_a_failing_film_is_retried_then_given_up(films, spec, monkeypatch):
+    real = runner_mod.colorize_job
+    calls: list[str] = []
+
+    def flaky(job, *args):
+        calls.append(job.rel)
+        if job.rel == "a.mp4" and calls.count("a.mp4") == 1:
+            raise RuntimeError("CUDA out of memory (simulated)")
+        if job.rel == "reel2/b.mkv":
+            raise RuntimeError("always broken")
+        return real(job, *args)
+
+    monkeypatch.setattr(runner_mod, "colorize_job", flaky)
+    summary = _run(films, spec, retries=1)
+    assert calls == ["a.mp4", "reel2/b.mkv", "a.mp4", "reel2/b.mkv"]  # retries go to the back of the queue
+    assert _results(summary)["a.mp4"] == "done"
+    failed = {o.rel: o for o in summary.outcomes}["reel2/b.mkv"]
+    assert failed.result == "failed" and failed.attempts == 2 and "always broken" in failed.error
+    calls.clear()
+    assert _results(_run(films, spec, retries=1))["reel2/b.mkv"] == "failed" and calls == []  # gave up
+    _run(films, spec, retries=2)
+    assert calls == ["reel2/b.mkv"]  # a bigger budget allows one more try
+
+
+def test_first_ctrl_c_finishes_the_current_film_then_stops(films, spec, monkeypatch):
+    real = runner_mod.colorize_job
+
+    def interrupting(job, *args):
+        os.kill(os.getpid(), signal.SIGINT)
+        return real(job, *args)
+
+    monkeypatch.setattr(runner_mod, "colorize_job", interrupting)
+    messages: list[str] = []
+    summary = run_directory(films, None, FAST, spec, QUIET, echo=messages.append)
+    assert summary.exit_code == 130 and summary.stopped and not summary.aborted
+    assert sorted(_results(summary).values()).count("done") == 1
+    assert "not started" in _results(summary).values()
+    assert any("stopping after the current film" in m for m in messages)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler restored
+
+
+def test_second_ctrl_c_aborts_the_film_leaving_no_output(films, spec, monkeypatch):
+    import vidcolor.pipeline.colorize as colorize_mod
+
+    real = colorize_mod.chroma_planes
+    count = {"n": 0}
+
+    def interrupting(*args, **kwargs):
+        count["n"] += 1
+        if count["n"] in (3, 6):
+            os.kill(os.getpid(), signal.SIGINT)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(colorize_mod, "chroma_planes", interrupting)
+    summary = _run(films, spec)
+    out = summary.output_dir
+    assert summary.exit_code == 130 and summary.aborted
+    assert not (out / "a.mp4").exists() and _temps(out) == []
+    with Ledger(out / LEDGER_NAME) as ledger:
+        row = ledger.get("a.mp4")
+    assert row.state == "pending" and "Ctrl-C" in row.error
+    monkeypatch.setattr(colorize_mod, "chroma_planes", real)
+    assert _results(_run(films, spec))["a.mp4"] == "done"  # the next run finishes it
+
+
+def test_sigkill_mid_film_resumes_cleanly(tmp_path, spec):
+    d = tmp_path / "long"
+    d.mkdir()
+    mf.make_clip(d / "p.mp4", frames=240, width=160, height=96, gop=48)
+    mf.make_clip(d / "q.mp4", frames=24, width=160, height=96)
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "vidcolor", "run", str(d), "-o", str(out), "--model", str(spec.checkpoint),
+           "--pipeline", "fast", "--device", "cpu", "-q"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and proc.poll() is None:
+            if out.is_dir() and _temps(out):
+                break
+            time.sleep(0.01)
+        killed_mid_film = proc.poll() is None and bool(_temps(out))
+        proc.kill()
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    if not killed_mid_film:
+        pytest.skip("the batch finished before it could be killed mid-film")
+    with sqlite3.connect(out / LEDGER_NAME) as db:
+        states = dict(db.execute("SELECT path, state FROM jobs"))
+    assert "running" in states.values()
+    summary = run_directory(d, out, FAST, spec, QUIET, echo=_quiet_echo)
+    assert summary.stale_temps_removed >= 1 and _temps(out) == []
+    assert summary.exit_code == 0 and set(_results(summary).values()) <= {"done", "skipped"}
+    assert _frames(out / "p.mp4") == 240 and _frames(out / "q.mp4") == 24
+
+
+def test_unwritable_container_falls_back_to_mkv(tmp_path, spec):
+    d = tmp_path / "odd"
+    d.mkdir()
+    src = mf.make_clip(tmp_path / "clip.mkv", frames=6)
+    shutil.copy(src, d / "clip.webm")  # a matroska file with a WebM name: no .webm muxer in the sink
+    summary = _run(d, spec)
+    assert _results(summary) == {"clip.webm": "done"}
+    assert (summary.output_dir / "clip.mkv").is_file()
+
+
+def test_refuses_output_folder_equal_to_input(films, spec):
+    from vidcolor.errors import ConfigError
+
+    with pytest.raises(ConfigError):
+        run_directory(films, films, FAST, spec, QUIET, echo=_quiet_echo)
+
+
+def test_existing_foreign_output_is_not_replaced_without_overwrite(films, spec):
+    out = films.with_name("films.colorized")
+    out.mkdir()
+    (out / "a.mp4").write_bytes(b"precious")
+    summary = _run(films, spec)
+    assert _results(summary)["a.mp4"] == "failed" and (out / "a.mp4").read_bytes() == b"precious"
+    assert _results(_run(films, spec))["a.mp4"] == "failed"  # still refused on the next run
+    over = run_directory(films, None, FAST, spec, RunOptions(progress=False, overwrite=True), echo=_quiet_echo)
+    assert _results(over)["a.mp4"] == "done"
+
+
+def _chromium() -> str | None:
+    return shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+
+
+def _headless(browser: str, tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
+    profile = tmp_path / "chromium-profile"
+    cmd = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+           "--disable-component-update", "--no-first-run", f"--user-data-dir={profile}", *args]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=90)
+
+
+def test_report_renders_offline_in_headless_chromium(films, spec, tmp_path):
+    browser = _chromium()
+    if browser is None:
+        pytest.skip("chromium is not installed (apt-get install chromium chromium-driver)")
+    out = _run(films, spec).output_dir
+    report = out / "report.html"
+    html_text = report.read_text()
+    assert "http://" not in html_text and "https://" not in html_text and "<script" not in html_text  # offline
+    # A copy with a probe script that writes, once loaded, which images decoded and their sizes.
+    probe = out / "report-probe.html"
+    probe.write_text(html_text.replace("</body>", """<script>
+window.addEventListener('load', () => {
+  const imgs = [...document.images].map(i => `${i.complete}:${i.naturalWidth}x${i.naturalHeight}`);
+  const rows = [...document.querySelectorAll('tr.job')].map(r => r.innerText.replace(/\\s+/g, ' '));
+  document.body.setAttribute('data-probe', JSON.stringify({imgs, rows}));
+});
+</script></body>"""))
+    dom = _headless(browser, tmp_path, "--virtual-time-budget=5000", "--dump-dom", probe.as_uri())
+    assert dom.returncode == 0, dom.stderr[-500:]
+    import html
+    import json
+    import re
+
+    found = re.search(r'data-probe="([^"]*)"', dom.stdout)
+    assert found, dom.stdout[:500]
+    probe_data = json.loads(html.unescape(found.group(1)))
+    assert len(probe_data["imgs"]) == 2  # one still strip per colorized film
+    for img in probe_data["imgs"]:
+        complete, size = img.split(":")
+        w, h = map(int, size.split("x"))
+        assert complete == "true" and w > 100 and h > 100  # 3 frames wide, before above after
+    rows = " | ".join(probe_data["rows"])
+    assert "a.mp4 done" in rows and "reel2/b.mkv done" in rows
+    assert "notes.mp4 failed" in rows and "not a video file" in rows and "empty (0 bytes)" in rows
+    shot = tmp_path / "report.png"
+    result = _headless(browser, tmp_path, "--window-size=1200,600", f"--screenshot={shot}", report.as_uri())
+    assert result.returncode == 0 and shot.stat().st_size > 10_000
+
+
+@pytest.mark.slow
+def test_ray_runs_the_same_jobs_with_the_driver_writing_the_ledger(films, spec, monkeypatch):
+    ray = pytest.importorskip("ray", reason="ray is an optional extra: pip install 'vidcolor[cluster]'")
+    monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
+    ray.init(num_cpus=2, include_dashboard=False, configure_logging=False, log_to_driver=False)
+    try:
+        summary = _run(films, spec, ray_address="local")
+    finally:
+        ray.shutdown()
+    out = summary.output_dir
+    assert _results(summary) == {"a.mp4": "done", "reel2/b.mkv": "done", "corrupt.mp4": "failed",
+                                 "empty.mp4": "failed", "notes.mp4": "failed"}
+    assert _frames(out / "a.mp4") == 12 and _frames(out / "reel2" / "b.mkv") == 10 and _temps(out) == []
+    with Ledger(out / LEDGER_NAME) as ledger:
+        workers = {r.path: r.worker for r in ledger.rows() if r.state == "done"}
+    assert all(w and ":" in w for w in workers.values())  # host:pid of the Ray worker
+    assert _results(_run(films, spec))["a.mp4"] == "skipped"  # same ledger, same settings hash
+
+
+def test_a_run_that_failed_after_planning_does_not_disown_outputs(films, spec, monkeypatch):
+    out = _run(films, spec).output_dir
+    os.utime(films / "a.mp4", ns=(time.time_ns(), time.time_ns()))
+
+    def cluster_down(*args):
+        from vidcolor.errors import ConfigError
+
+        raise ConfigError("cannot connect to Ray at host:1 (simulated)")
+
+    monkeypatch.setattr(runner_mod, "_run_local", cluster_down)
+    with pytest.raises(Exception, match="simulated"):
+        _run(films, spec)
+    monkeypatch.undo()
+    summary = _run(films, spec)
+    assert _results(summary)["a.mp4"] == "done" and (out / "a.mp4").is_file()

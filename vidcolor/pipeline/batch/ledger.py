@@ -1,0 +1,151 @@
+"""The batch ledger: one SQLite row per input film in OUTDIR/vidcolor-ledger.sqlite."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+from ...errors import ConfigError
+
+LEDGER_NAME = "vidcolor-ledger.sqlite"
+STATES = ("pending", "running", "done", "failed")
+_BUSY_TIMEOUT_S = 30.0
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+    path TEXT PRIMARY KEY,          -- input path relative to the input directory (POSIX separators)
+    output TEXT NOT NULL,           -- output path relative to the output directory
+    size INTEGER NOT NULL,          -- input size in bytes when last seen
+    mtime_ns INTEGER NOT NULL,      -- input modification time when last seen
+    state TEXT NOT NULL,            -- pending, running, done, failed
+    attempts INTEGER NOT NULL DEFAULT 0,  -- colorize attempts for this input version and settings
+    error TEXT,                     -- one sentence, for failed (or interrupted) jobs
+    started REAL,                   -- Unix time the last attempt started
+    finished REAL,                  -- Unix time the last attempt ended
+    seconds REAL,                   -- wall time of the last successful colorize
+    frames INTEGER,
+    fps REAL,
+    duration_s REAL,                -- the film's own duration
+    model_id TEXT,
+    settings_hash TEXT,
+    worker TEXT,                    -- host that ran it (Ray) or 'local'
+    still TEXT,                     -- before/after still strip, relative to the output directory
+    owned INTEGER NOT NULL DEFAULT 0  -- 1 once this batch has started writing `output` (it may replace it)
+);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
+"""
+
+
+@dataclass
+class JobRow:
+    """One ledger row."""
+
+    path: str
+    output: str
+    size: int
+    mtime_ns: int
+    state: str
+    attempts: int = 0
+    error: str | None = None
+    started: float | None = None
+    finished: float | None = None
+    seconds: float | None = None
+    frames: int | None = None
+    fps: float | None = None
+    duration_s: float | None = None
+    model_id: str | None = None
+    settings_hash: str | None = None
+    worker: str | None = None
+    still: str | None = None
+    owned: int = 0
+
+
+_COLUMNS = [f.name for f in fields(JobRow)]
+
+
+class Ledger:
+    """Read and update job rows; every update is committed at once (a kill loses nothing written)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._db = sqlite3.connect(str(self.path), timeout=_BUSY_TIMEOUT_S)
+        self._db.row_factory = sqlite3.Row
+        with self._db:
+            self._db.executescript(_SCHEMA)
+        have = [r[1] for r in self._db.execute("PRAGMA table_info(jobs)")]
+        if have != _COLUMNS:
+            self._db.close()
+            raise ConfigError(f"{self.path} was written by another version of vidcolor; move it away to start over")
+
+    @classmethod
+    def in_dir(cls, output_dir: str | Path) -> "Ledger":
+        """The ledger of an output directory."""
+        return cls(Path(output_dir) / LEDGER_NAME)
+
+    def close(self) -> None:
+        """Close the database."""
+        self._db.close()
+
+    def __enter__(self) -> "Ledger":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ reading
+    def get(self, path: str) -> JobRow | None:
+        """The row of one input (relative path), or None."""
+        row = self._db.execute("SELECT * FROM jobs WHERE path = ?", (path,)).fetchone()
+        return JobRow(**dict(row)) if row else None
+
+    def rows(self) -> list[JobRow]:
+        """Every row, sorted by path."""
+        return [JobRow(**dict(r)) for r in self._db.execute("SELECT * FROM jobs ORDER BY path")]
+
+    def meta(self, key: str) -> str | None:
+        """A value of the meta table."""
+        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    # ------------------------------------------------------------------ writing
+    def set_meta(self, key: str, value: str) -> None:
+        """Store a value in the meta table."""
+        with self._db:
+            self._db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+
+    def put(self, row: JobRow) -> None:
+        """Insert or replace a whole row."""
+        if row.state not in STATES:
+            raise ValueError(f"unknown job state {row.state!r}")
+        marks = ", ".join("?" for _ in _COLUMNS)
+        with self._db:
+            self._db.execute(f"INSERT OR REPLACE INTO jobs ({', '.join(_COLUMNS)}) VALUES ({marks})",
+                             [getattr(row, c) for c in _COLUMNS])
+
+    def update(self, path: str, **values) -> None:
+        """Change some columns of one row."""
+        unknown = set(values) - set(_COLUMNS)
+        if unknown:
+            raise ValueError(f"unknown ledger column(s) {sorted(unknown)}")
+        if values.get("state", "pending") not in STATES:
+            raise ValueError(f"unknown job state {values['state']!r}")
+        sets = ", ".join(f"{k} = ?" for k in values)
+        with self._db:
+            self._db.execute(f"UPDATE jobs SET {sets} WHERE path = ?", [*values.values(), path])
+
+    def mark_running(self, path: str, worker: str) -> int:
+        """A new attempt starts; returns the attempt number."""
+        with self._db:
+            self._db.execute("UPDATE jobs SET state = 'running', attempts = attempts + 1, error = NULL, owned = 1, "
+                             "started = ?, finished = NULL, worker = ? WHERE path = ?", (time.time(), worker, path))
+        return self.get(path).attempts
+
+    def recover_interrupted(self) -> list[str]:
+        """Rows left 'running' by a killed run go back to 'pending'; returns their paths."""
+        paths = [r[0] for r in self._db.execute("SELECT path FROM jobs WHERE state = 'running'")]
+        with self._db:
+            self._db.execute("UPDATE jobs SET state = 'pending', error = 'interrupted (a previous run was stopped)' "
+                             "WHERE state = 'running'")
+        return paths

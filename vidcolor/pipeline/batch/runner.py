@@ -1,0 +1,363 @@
+"""`vidcolor run DIR`: plan the jobs from the ledger, run them (here or on Ray), record, report, summarize."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from ...errors import ConfigError, MediaError
+from ..colorize import RunOptions
+from ..config import PipelineConfig
+from .jobs import ColorizerSpec, Job, JobResult, colorize_job
+from .ledger import LEDGER_NAME, JobRow, Ledger
+from .report import REPORT_NAME, STILLS_DIR, report_notes, write_report
+from .scan import FORMATS, TEMP_MARKER, probe, settings_hash, walk_files
+from .stills import make_still_strip
+
+Echo = Callable[[str], None]
+
+
+def _stderr(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def default_output_dir(input_dir: Path) -> Path:
+    """DIR.colorized beside DIR."""
+    input_dir = Path(input_dir).resolve()
+    return input_dir.with_name(input_dir.name + ".colorized")
+
+
+def one_line(exc: BaseException) -> str:
+    """An exception as one sentence for the ledger."""
+    if isinstance(exc, MediaError | ConfigError):
+        text = str(exc)
+    elif isinstance(exc, OSError):
+        text = f"{exc.strerror or exc}{f': {exc.filename}' if exc.filename else ''}"
+    elif isinstance(exc, MemoryError):
+        text = "out of memory (try a smaller --batch-size or the fast preset)"
+    else:
+        text = f"internal error: {type(exc).__name__}: {exc}"
+    return " ".join(text.split()) or type(exc).__name__
+
+
+def remove_stale_temps(output_dir: Path) -> list[Path]:
+    """Delete temp files left in OUTDIR by killed runs (each is a partial output); returns them."""
+    removed: list[Path] = []
+    for root, _dirs, files in os.walk(output_dir):
+        for name in files:
+            if TEMP_MARKER in name or (name.endswith(".part") and name.startswith(".")):
+                path = Path(root) / name
+                try:
+                    path.unlink()
+                    removed.append(path)
+                except FileNotFoundError:
+                    pass
+    return removed
+
+
+# --------------------------------------------------------------------------- outcomes and summary
+@dataclass
+class Outcome:
+    """What happened to one film in this run."""
+
+    rel: str
+    result: str  # done, skipped, failed, not started
+    frames: int | None = None
+    fps: float | None = None
+    seconds: float | None = None
+    attempts: int = 0
+    error: str | None = None
+
+
+@dataclass
+class BatchSummary:
+    """The end of a batch: per-film outcomes, totals and the exit code."""
+
+    input_dir: Path
+    output_dir: Path
+    outcomes: list[Outcome] = field(default_factory=list)
+    seconds: float = 0.0
+    stopped: bool = False  # Ctrl-C: stopped after the current file, or aborted it
+    aborted: bool = False  # a second Ctrl-C aborted a file in progress
+    stale_temps_removed: int = 0
+    report_path: Path | None = None
+
+    def of(self, result: str) -> list[Outcome]:
+        """Outcomes with this result."""
+        return [o for o in self.outcomes if o.result == result]
+
+    @property
+    def frames(self) -> int:
+        return sum(o.frames or 0 for o in self.of("done"))
+
+    @property
+    def mean_fps(self) -> float:
+        """Frames colorized in this run per second of colorizing."""
+        busy = sum(o.seconds or 0.0 for o in self.of("done"))
+        return self.frames / busy if busy > 0 else 0.0
+
+    @property
+    def exit_code(self) -> int:
+        """130 when stopped by Ctrl-C, 1 when a film failed, else 0."""
+        if self.stopped:
+            return 130
+        return 1 if self.of("failed") else 0
+
+    def table(self) -> str:
+        """The end-of-batch summary table."""
+        width = max([len(o.rel) for o in self.outcomes] + [4])
+        lines = [f"{'state':<11} {'film':<{width}} {'frames':>7} {'fps':>7} {'time':>8}  reason"]
+        order = {"failed": 0, "not started": 1, "done": 2, "skipped": 3}
+        for o in sorted(self.outcomes, key=lambda o: (order.get(o.result, 9), o.rel)):
+            frames = "" if o.frames is None else str(o.frames)
+            fps = "" if o.fps is None else f"{o.fps:.1f}"
+            secs = "" if o.seconds is None else f"{o.seconds:.1f} s"
+            reason = o.error or ""
+            if o.result == "failed" and o.attempts > 1:
+                reason = f"{reason} ({o.attempts} attempts)"
+            lines.append(f"{o.result:<11} {o.rel:<{width}} {frames:>7} {fps:>7} {secs:>8}  {reason}".rstrip())
+        counts = ", ".join(f"{len(self.of(r))} {r}" for r in ("done", "skipped", "failed", "not started")
+                           if r != "not started" or self.of(r))
+        total = (f"{len(self.outcomes)} films: {counts}; {self.frames} frames in {self.seconds:.1f} s"
+                 f" (mean {self.mean_fps:.1f} fps while colorizing)")
+        lines.append(total)
+        if self.stopped:
+            lines.append("stopped by Ctrl-C" + (" (the film in progress was aborted and left no output)"
+                                                if self.aborted else " after the current film")
+                         + "; run the same command again to finish the rest")
+        if self.report_path:
+            lines.append(f"report: {self.report_path}")
+        return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- Ctrl-C
+class StopControl:
+    """First Ctrl-C: finish the current film, then stop. Second: abort it (KeyboardInterrupt)."""
+
+    def __init__(self, echo: Echo) -> None:
+        self.echo = echo
+        self.requested = False
+        self._previous = None
+
+    def _handler(self, signum, frame) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+        self.echo("vidcolor: Ctrl-C: stopping after the current film (press Ctrl-C again to abort it; "
+                  "its partial output is deleted)")
+
+    def __enter__(self) -> "StopControl":
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handler)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+            self._previous = None
+
+
+# --------------------------------------------------------------------------- the driver
+class BatchDriver:
+    """Owns the ledger: plans jobs, records starts and ends, retries failures, rewrites the report."""
+
+    def __init__(self, input_dir: Path, output_dir: Path, shash: str, model_id: str, retries: int,
+                 overwrite: bool, echo: Echo) -> None:
+        self.input_dir = input_dir
+        self.output_dir = output_dir
+        self.shash = shash
+        self.model_id = model_id
+        self.attempt_budget = 1 + retries
+        self.overwrite = overwrite
+        self.echo = echo
+        self.ledger = Ledger(output_dir / LEDGER_NAME)
+        self.outcomes: dict[str, Outcome] = {}
+        self.seen: list[str] = []
+        self.jobs: dict[str, Job] = {}
+
+    # ---------------------------------------------------------------- planning
+    def plan(self) -> list[Job]:
+        """Walk the input, decide each film's fate, record it; returns the films to colorize."""
+        recovered = self.ledger.recover_interrupted()
+        if recovered:
+            self.echo(f"vidcolor: {len(recovered)} film(s) interrupted by an earlier run will be redone")
+        found = list(walk_files(self.input_dir, exclude=self.output_dir))
+        taken = {f.rel for f in found if Path(f.rel).suffix.lower() in FORMATS}
+        todo: list[Job] = []
+        for f in found:
+            self.seen.append(f.rel)
+            row = self.ledger.get(f.rel)
+            unchanged = row is not None and row.size == f.size and row.mtime_ns == f.mtime_ns
+            same = unchanged and row.settings_hash == self.shash
+            if same and row.state == "done" and (self.output_dir / row.output).is_file():
+                self.outcomes[f.rel] = Outcome(f.rel, "skipped", row.frames, row.fps, row.seconds, row.attempts)
+                continue
+            if same and row.state == "failed" and row.attempts >= self.attempt_budget:
+                self.outcomes[f.rel] = Outcome(f.rel, "failed", attempts=row.attempts,
+                                               error=f"{row.error} (unchanged since the last run)")
+                continue
+            p = probe(f, taken)
+            new = JobRow(f.rel, p.output_rel, f.size, f.mtime_ns, "pending", attempts=row.attempts if same else 0,
+                         error=row.error if same else None, duration_s=p.duration_s, model_id=self.model_id,
+                         settings_hash=self.shash, owned=int(row is not None and row.output == p.output_rel
+                                                             and bool(row.owned)))
+            output = self.output_dir / p.output_rel
+            if p.error is None and output.exists() and not self.overwrite and not new.owned:
+                p.error = f"{p.output_rel} already exists in the output folder and is not from this batch; " \
+                          "pass --overwrite to replace it"
+            if p.error is not None:
+                new.state, new.error, new.attempts, new.finished = "failed", p.error, 0, time.time()
+                self.ledger.put(new)
+                self.outcomes[f.rel] = Outcome(f.rel, "failed", error=p.error)
+                continue
+            self.ledger.put(new)
+            job = Job(f.rel, f.path, output, p.output_rel, f.size, f.mtime_ns, p.duration_s)
+            self.jobs[f.rel] = job
+            self.outcomes[f.rel] = Outcome(f.rel, "not started", attempts=new.attempts)
+            todo.append(job)
+        return todo
+
+    # ---------------------------------------------------------------- recording
+    def started(self, job: Job, worker: str) -> int:
+        """Record a new attempt; returns its number."""
+        attempt = self.ledger.mark_running(job.rel, worker)
+        self.outcomes[job.rel].attempts = attempt
+        return attempt
+
+    def succeeded(self, job: Job, result: JobResult) -> None:
+        """Record a finished film and make its still strip."""
+        note = f"{result.concealed_errors} corrupt packets concealed" if result.concealed_errors else None
+        self.ledger.update(job.rel, state="done", error=note, finished=time.time(), seconds=result.seconds,
+                           frames=result.frames, fps=result.fps, model_id=result.model_id, worker=result.worker,
+                           still=None)
+        try:
+            still_rel = f"{STILLS_DIR}/{job.output_rel}.jpg"
+            make_still_strip(job.input_path, job.output_path, self.output_dir / still_rel)
+            self.ledger.update(job.rel, still=still_rel)
+        except Exception as e:  # noqa: BLE001 - the film is fine; only its picture in the report is missing
+            self.echo(f"vidcolor: warning: no still for {job.rel}: {one_line(e)}")
+        self.outcomes[job.rel] = Outcome(job.rel, "done", result.frames, result.fps, result.seconds,
+                                         self.outcomes[job.rel].attempts, note)
+        self.echo(f"vidcolor: done {job.rel}: {result.frames} frames in {result.seconds:.1f} s "
+                  f"({result.fps:.1f} fps)")
+        self.write_report()
+
+    def failed(self, job: Job, error: str) -> bool:
+        """Record a failure; returns True when the film should be tried again in this run."""
+        self.ledger.update(job.rel, state="failed", error=error, finished=time.time())
+        attempts = self.outcomes[job.rel].attempts
+        self.outcomes[job.rel] = Outcome(job.rel, "failed", attempts=attempts, error=error)
+        retry = attempts < self.attempt_budget
+        self.echo(f"vidcolor: failed {job.rel}: {error}" + (" (will retry)" if retry else ""))
+        self.write_report()
+        return retry
+
+    def interrupted(self, job: Job) -> None:
+        """A film aborted by Ctrl-C: back to pending, nothing written."""
+        self.ledger.update(job.rel, state="pending", error="interrupted by Ctrl-C", finished=time.time())
+        self.outcomes[job.rel] = Outcome(job.rel, "not started", attempts=self.outcomes[job.rel].attempts,
+                                         error="interrupted by Ctrl-C")
+
+    def write_report(self) -> Path:
+        """Rewrite OUTDIR/report.html from the ledger rows of the films seen in this run."""
+        seen = set(self.seen)
+        rows = [r for r in self.ledger.rows() if r.path in seen]
+        notes = report_notes(self.input_dir, self.model_id, self.shash)
+        return write_report(self.output_dir, rows, f"vidcolor batch: {self.input_dir.name}", notes)
+
+    def close(self) -> None:
+        """Close the ledger."""
+        self.ledger.close()
+
+
+# --------------------------------------------------------------------------- running
+def _run_local(driver: BatchDriver, todo: list[Job], config: PipelineConfig, spec: ColorizerSpec,
+               options: RunOptions, stop: StopControl) -> bool:
+    """Colorize the jobs one after the other with one Colorizer; returns True when a film was aborted."""
+    queue = deque(todo)
+    colorizer = spec.load() if queue else None
+    total = len(queue)
+    while queue and not stop.requested:
+        job = queue.popleft()
+        attempt = driver.started(job, "local")
+        done_count = total - len(queue)
+        driver.echo(f"vidcolor: [{done_count}/{total}] {job.rel}" + (f" (attempt {attempt})" if attempt > 1 else ""))
+        try:
+            result = colorize_job(job, config, colorizer, options)
+        except KeyboardInterrupt:
+            driver.interrupted(job)
+            return True
+        except Exception as e:  # noqa: BLE001 - one bad film never stops the batch
+            if driver.failed(job, one_line(e)):
+                queue.append(job)
+                total += 1
+        else:
+            driver.succeeded(job, result)
+    return False
+
+
+def run_directory(input_dir: str | os.PathLike, output_dir: str | os.PathLike | None, config: PipelineConfig,
+                  colorizer: ColorizerSpec, options: RunOptions | None = None, *, retries: int = 1,
+                  ray_address: str | None = None, echo: Echo = _stderr) -> BatchSummary:
+    """Colorize every film under input_dir into a mirrored tree; resumable through OUTDIR's ledger."""
+    options = options or RunOptions()
+    input_dir = Path(input_dir).resolve()
+    if not input_dir.is_dir():
+        raise ConfigError(f"{input_dir} is not a directory")
+    out = Path(output_dir).resolve() if output_dir else default_output_dir(input_dir)
+    if out == input_dir:
+        raise ConfigError("the output folder is the input folder; vidcolor never writes over its inputs")
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"the output {out} is a file; give a folder")
+    if retries < 0:
+        raise ConfigError("--retries must be 0 or more")
+    out.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    summary = BatchSummary(input_dir, out)
+    summary.stale_temps_removed = len(remove_stale_temps(out))
+    if summary.stale_temps_removed:
+        echo(f"vidcolor: removed {summary.stale_temps_removed} partial file(s) left by an interrupted run")
+    model_id = colorizer.model_id()
+    shash = settings_hash(config, model_id, options.smoothing, options.reuse_global)
+    batch_options = RunOptions(smoothing=options.smoothing, reuse_global=options.reuse_global, overwrite=True,
+                               progress=options.progress)
+    driver = BatchDriver(input_dir, out, shash, model_id, retries, options.overwrite, echo)
+    try:
+        with StopControl(echo) as stop:
+            try:
+                todo = driver.plan()
+                if ray_address:
+                    from .ray_runner import run_on_ray
+
+                    summary.aborted = run_on_ray(driver, todo, config, colorizer, batch_options, stop, ray_address)
+                else:
+                    summary.aborted = _run_local(driver, todo, config, colorizer, batch_options, stop)
+            except KeyboardInterrupt:
+                summary.aborted = True
+            summary.stopped = stop.requested or summary.aborted
+        summary.report_path = driver.write_report()
+    finally:
+        driver.close()
+    summary.outcomes = [driver.outcomes[r] for r in driver.seen]
+    summary.seconds = time.perf_counter() - started
+    return summary
+
+
+def read_ledger(output_dir: str | os.PathLike) -> list[JobRow]:
+    """Every row of a batch's ledger (for `vidcolor status`)."""
+    path = Path(output_dir) / LEDGER_NAME
+    if not path.is_file():
+        raise ConfigError(f"no batch ledger in {output_dir} (expected {LEDGER_NAME})")
+    with Ledger(path) as ledger:
+        return ledger.rows()
+
+
+__all__ = ["BatchSummary", "ColorizerSpec", "Outcome", "default_output_dir", "read_ledger", "run_directory",
+           "REPORT_NAME"]

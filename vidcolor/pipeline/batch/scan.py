@@ -1,0 +1,133 @@
+"""Find the films under a directory (by content), name their mirrored outputs, hash the settings."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Iterator
+
+from ...errors import MediaError
+from ...media import MediaSource
+from ...media.sink import FORMATS, container_accepts
+from ..config import PipelineConfig
+
+TEMP_MARKER = ".vidcolor-tmp-"
+# Files with these extensions are expected to be films: when they are not, the batch says so.
+VIDEO_EXTENSIONS = frozenset({
+    ".mp4", ".m4v", ".mov", ".mkv", ".avi", ".webm", ".mpg", ".mpeg", ".m2v", ".ts", ".mts", ".m2ts",
+    ".vob", ".flv", ".wmv", ".asf", ".ogv", ".3gp", ".3g2", ".dv", ".mxf", ".y4m", ".nut", ".f4v", ".divx",
+})
+# Files with these extensions are never films; other unknown files are opened to find out.
+NOT_VIDEO_EXTENSIONS = frozenset({
+    ".txt", ".md", ".nfo", ".srt", ".ass", ".ssa", ".sub", ".idx", ".vtt", ".json", ".xml", ".csv", ".html",
+    ".htm", ".pdf", ".doc", ".docx", ".jpg", ".jpeg", ".png", ".gif", ".bmp", ".tif", ".tiff", ".webp",
+    ".heic", ".mp3", ".aac", ".ac3", ".flac", ".wav", ".ogg", ".opus", ".m4a", ".wma", ".zip", ".7z",
+    ".rar", ".gz", ".tar", ".sqlite", ".db", ".py", ".sh", ".log", ".torrent", ".pt", ".toml", ".yaml",
+})
+# Containers tried, in order, when the input's own container cannot be written.
+FALLBACK_CONTAINERS = ((".mkv", "matroska"), (".mp4", "mp4"))
+# Settings that do not change the pixels written, left out of the settings hash.
+_UNHASHED_SETTINGS = ("name", "queue_frames", "batch_size")
+
+
+@dataclass
+class FoundFile:
+    """A file under the input directory that is (or claims by its name to be) a film."""
+
+    rel: str  # POSIX path relative to the input directory
+    path: Path
+    size: int
+    mtime_ns: int
+
+
+@dataclass
+class Probe:
+    """What opening a film told us: its mirrored output name, or why it cannot be colorized."""
+
+    output_rel: str
+    duration_s: float | None = None
+    error: str | None = None
+
+
+def settings_hash(config: PipelineConfig, model_id: str, smoothing: bool, reuse_global: bool) -> str:
+    """A short hash of everything that changes the output pixels: settings, model, switches."""
+    settings = {k: v for k, v in asdict(config).items() if k not in _UNHASHED_SETTINGS}
+    payload = json.dumps({"config": settings, "model": model_id, "smoothing": smoothing,
+                          "reuse_global": reuse_global}, sort_keys=True)
+    return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+def _skip_name(name: str) -> bool:
+    return name.startswith(".") or TEMP_MARKER in name
+
+
+def walk_files(input_dir: Path, exclude: Path | None = None) -> Iterator[FoundFile]:
+    """Every candidate film under input_dir, sorted, skipping hidden entries and the excluded folder."""
+    exclude = exclude.resolve() if exclude else None
+    for root, dirs, files in os.walk(input_dir):
+        root_path = Path(root)
+        dirs[:] = sorted(d for d in dirs if not _skip_name(d)
+                         and (exclude is None or (root_path / d).resolve() != exclude))
+        for name in sorted(files):
+            if _skip_name(name):
+                continue
+            ext = Path(name).suffix.lower()
+            if ext in NOT_VIDEO_EXTENSIONS:
+                continue
+            path = root_path / name
+            try:
+                st = path.stat()
+            except OSError:
+                continue
+            if not path.is_file():
+                continue
+            found = FoundFile(path.relative_to(input_dir).as_posix(), path, st.st_size, st.st_mtime_ns)
+            if ext in VIDEO_EXTENSIONS or _opens_as_video(path):
+                yield found
+
+
+def _opens_as_video(path: Path) -> bool:
+    """True when a file without a film extension is one anyway (content, not name)."""
+    try:
+        with MediaSource(path):
+            return True
+    except (MediaError, OSError):
+        return False
+
+
+def _writable_suffix(source: MediaSource, suffix: str) -> str | None:
+    """The output extension: the input's own when its container can hold every kept stream."""
+    fmt = FORMATS.get(suffix.lower())
+    if fmt and all(container_accepts(fmt, s) for s in source.kept_streams):
+        return suffix
+    for ext, fallback in FALLBACK_CONTAINERS:
+        if all(container_accepts(fallback, s) for s in source.kept_streams):
+            return ext
+    return None
+
+
+def probe(found: FoundFile, taken_outputs: set[str]) -> Probe:
+    """Open the film; choose its mirrored output path (same name, a fallback container if needed).
+
+    taken_outputs: the output names other inputs keep (inputs whose own container is written).
+    """
+    rel = Path(found.rel)
+    try:
+        with MediaSource(found.path) as source:
+            duration = source.video.duration_seconds
+            suffix = _writable_suffix(source, rel.suffix)
+    except MediaError as e:
+        return Probe(found.rel, error=str(e))
+    except OSError as e:
+        return Probe(found.rel, error=f"{rel.name} cannot be read: {e.strerror or e}")
+    if suffix is None:
+        return Probe(found.rel, duration, f"no output container (.mp4, .mkv) can hold the streams of {rel.name}")
+    if suffix == rel.suffix:
+        return Probe(found.rel, duration)
+    out = rel.with_suffix(suffix)
+    if out.as_posix() in taken_outputs:  # a.webm -> a.mkv would clash with a real a.mkv
+        out = rel.with_name(rel.name + suffix)
+    return Probe(out.as_posix(), duration)
