@@ -236,3 +236,128 @@ def read_frames(path: str | Path) -> list[tuple[Fraction, np.ndarray]]:
             y = np.frombuffer(pl, np.uint8).reshape(pl.height, pl.line_size)[:, : f.width].copy()
             res.append((f.pts * st.time_base, y))
     return res
+
+
+# ---------------------------------------------------------------- robustness helpers (issue 7)
+
+
+def make_image_file(path: str | Path, width: int = 64, height: int = 48) -> Path:
+    """Write a real PNG picture at `path` whatever its extension (an image posing as a video)."""
+    path = Path(path)
+    frame = av.VideoFrame.from_ndarray(frame_rgb(0, width, height, gray=False), format="rgb24")
+    with av.open(str(path), "w", format="image2", options={"update": "1"}) as out:
+        st = out.add_stream("png", rate=1)
+        st.width, st.height, st.pix_fmt = width, height, "rgb24"
+        for p in st.encode(frame):
+            out.mux(p)
+        for p in st.encode():
+            out.mux(p)
+    return path
+
+
+def truncate_file(path: str | Path, keep_fraction: float = 0.5) -> Path:
+    """Cut a file to the first keep_fraction of its bytes (a copy interrupted half way)."""
+    path = Path(path)
+    data = path.read_bytes()
+    path.write_bytes(data[: int(len(data) * keep_fraction)])
+    return path
+
+
+def make_zero_frame_clip(path: str | Path, width: int = 64, height: int = 48) -> Path:
+    """A container whose video stream is declared but holds no frame at all."""
+    path = Path(path)
+    with av.open(str(path), "w") as out:
+        vs = out.add_stream("libx264", rate=24)
+        vs.width, vs.height, vs.pix_fmt = width, height, "yuv420p"
+        vs.codec_context.options = {"preset": "ultrafast"}
+        out.start_encoding()
+    return path
+
+
+def make_corrupt_clip(
+    path: str | Path,
+    *,
+    corrupt: tuple[int, ...] = (9, 10, 11),
+    seed: int = 7,
+    **clip_kwargs,
+) -> Path:
+    """A clip (make_clip arguments) whose video packets at the given demux positions hold random bytes.
+
+    The container stays valid: only the payload of those packets (after its first 4 bytes) is garbage,
+    as on a scratched tape.
+    """
+    path = make_clip(path, **clip_kwargs)
+    with av.open(str(path)) as c:
+        spans = [(p.pos, p.size) for p in c.demux(video=0) if p.size and p.pos is not None]
+    rng = np.random.default_rng(seed)
+    data = bytearray(path.read_bytes())
+    for k in corrupt:
+        start, size = spans[k]
+        data[start + 4 : start + size] = rng.integers(0, 256, size - 4, dtype=np.uint8).tobytes()
+    path.write_bytes(bytes(data))
+    return path
+
+
+def make_multi_stream_clip(
+    path: str | Path,
+    *,
+    audio: tuple[str, ...] = ("aac", "ac3", "aac"),
+    width: int = 96,
+    height: int = 64,
+    frames: int = 12,
+    fps: int = 24,
+) -> Path:
+    """A gray clip with several audio streams (one per kind in `audio`), each tagged with a language."""
+    path = Path(path)
+    languages = ("eng", "fra", "deu", "ita", "spa", "nld")
+    out = av.open(str(path), "w")
+    try:
+        vs = out.add_stream("libx264", rate=fps)
+        vs.width, vs.height, vs.pix_fmt = width, height, "yuv420p"
+        vs.codec_context.time_base = Fraction(1, fps)
+        vs.codec_context.options = {"preset": "ultrafast", "crf": "18"}
+        streams = []
+        for k, kind in enumerate(audio):
+            acodec, layout, rate, fmt = AUDIO_KINDS[kind]
+            s = out.add_stream(acodec, rate=rate, layout=layout)
+            s.codec_context.format = fmt
+            s.metadata["language"] = languages[k % len(languages)]
+            streams.append((kind, s))
+        for i in range(frames):
+            f = av.VideoFrame.from_ndarray(frame_rgb(i, width, height, True), format="rgb24")
+            f = f.reformat(format="yuv420p", dst_colorspace="itu709", dst_color_range=1)
+            f.pts = i
+            f.time_base = Fraction(1, fps)
+            for p in vs.encode(f):
+                out.mux(p)
+        for p in vs.encode():
+            out.mux(p)
+        for kind, s in streams:
+            for af in _audio_frames(kind, frames / fps, s):
+                for p in s.encode(af):
+                    out.mux(p)
+            for p in s.encode():
+                out.mux(p)
+    finally:
+        out.close()
+    return path
+
+
+def make_interlaced_clip(path: str | Path, *, width: int = 96, height: int = 64, frames: int = 12) -> Path:
+    """A gray h264 clip coded as interlaced fields (top field first)."""
+    path = Path(path)
+    with av.open(str(path), "w") as out:
+        vs = out.add_stream("libx264", rate=25)
+        vs.width, vs.height, vs.pix_fmt = width, height, "yuv420p"
+        vs.codec_context.time_base = Fraction(1, 25)
+        vs.codec_context.options = {"preset": "ultrafast", "crf": "18", "x264-params": "tff=1"}
+        for i in range(frames):
+            f = av.VideoFrame.from_ndarray(frame_rgb(i, width, height, True), format="rgb24")
+            f = f.reformat(format="yuv420p", dst_colorspace="itu709", dst_color_range=1)
+            f.pts = i
+            f.time_base = Fraction(1, 25)
+            for p in vs.encode(f):
+                out.mux(p)
+        for p in vs.encode():
+            out.mux(p)
+    return path

@@ -26,6 +26,10 @@ _MUXER_KEYS = {"major_brand", "minor_version", "compatible_brands", "encoder", "
 # Stream metadata copied onto the output streams.
 _STREAM_KEYS = {"language", "title", "handler_name"}
 _BT709 = 1
+# Temp files are named ".{final name}.vidcolor-tmp-XXXX{suffix}" beside the final path.
+TEMP_MARKER = ".vidcolor-tmp-"
+# Mode of a finished output before the umask, as for any file a program creates.
+NEW_FILE_MODE = 0o666
 _RANGE_CODE = {"tv": 1, "pc": 2}
 
 
@@ -62,18 +66,60 @@ def build_frame(
     return frame
 
 
+def _current_umask() -> int:
+    """The process umask (read from /proc where possible: setting it to probe is not thread-safe)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def _format_for(path: Path) -> str | None:
     return FORMATS.get(path.suffix.lower())
 
 
-def container_accepts(format_name: str, stream: av.stream.Stream) -> bool:
-    """True when the muxer `format_name` can store `stream`'s codec as it is (no re-encode)."""
+def container_accepts(format_name: str, stream: av.stream.Stream, sample: av.Packet | None = None) -> bool:
+    """True when the muxer `format_name` can store `stream`'s codec as it is (no re-encode).
+
+    With `sample` (a real packet of that stream) a whole tiny file is written and finished, which also
+    catches muxers that accept a stream's header but refuse it when writing the index (PCM in MP4).
+    """
     try:
         with av.open(io.BytesIO(), "w", format=format_name) as probe:
-            probe.add_stream_from_template(stream)
+            o = probe.add_stream_from_template(stream)
+            if sample is not None:
+                pk = av.Packet(bytes(sample))
+                pk.pts = pk.dts = 0
+                pk.duration = sample.duration
+                pk.time_base = sample.time_base or stream.time_base
+                pk.stream = o
+                probe.mux(pk)
     except (ValueError, av.error.FFmpegError):
         return False
     return True
+
+
+def first_packets(path: str | os.PathLike, stream_indices: list[int], max_packets: int = 2000) -> dict[int, av.Packet]:
+    """The first non-empty packet of each given stream, looking at most `max_packets` packets in."""
+    found: dict[int, av.Packet] = {}
+    if not stream_indices:
+        return found
+    try:
+        with av.open(str(path), "r", metadata_errors="replace") as c:
+            for n, packet in enumerate(c.demux([c.streams[i] for i in stream_indices])):
+                if packet.size and packet.stream_index not in found:
+                    found[packet.stream_index] = packet
+                if len(found) == len(stream_indices) or n >= max_packets:
+                    break
+    except (av.error.FFmpegError, OSError):
+        pass
+    return found
 
 
 def _describe(stream: av.stream.Stream) -> str:
@@ -108,7 +154,8 @@ class MediaSink:
         if final.is_dir():
             raise MediaError(f"cannot write {final}: it is a directory")
         if not final.parent.is_dir():
-            raise MediaError(f"cannot write {final}: the folder {final.parent} does not exist")
+            why = "is a file, not a folder" if final.parent.exists() else "does not exist"
+            raise MediaError(f"cannot write {final}: {final.parent} {why}")
         fmt = _format_for(final)
         if fmt is None:
             raise MediaError(
@@ -124,7 +171,10 @@ class MediaSink:
         self.pix_fmt = output_pix_fmt(info.width, info.height)
         self.color_range = info.color_range
         self.in_time_base = info.time_base
-        fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.vidcolor-tmp-", suffix=final.suffix, dir=final.parent)
+        try:
+            fd, tmp = tempfile.mkstemp(prefix=f".{final.name}{TEMP_MARKER}", suffix=final.suffix, dir=final.parent)
+        except OSError as e:
+            raise MediaError(f"cannot write {final}: {(e.strerror or str(e)).lower()} in {final.parent}") from None
         os.close(fd)
         self._tmp = Path(tmp)
         try:
@@ -139,10 +189,11 @@ class MediaSink:
 
     # ---------------------------------------------------------------- setup
     def _check_streams(self, fmt: str) -> None:
+        samples = first_packets(self.source.path, [s.index for s in self.source.kept_streams])
         for s in self.source.kept_streams:
-            if container_accepts(fmt, s):
+            if container_accepts(fmt, s, samples.get(s.index)):
                 continue
-            better = [ext for ext, f in _SUGGEST if f != fmt and container_accepts(f, s)]
+            better = [ext for ext, f in _SUGGEST if f != fmt and container_accepts(f, s, samples.get(s.index))]
             hint = f"; use -o {self.final_path.stem}{better[0]}" if better else ""
             raise MediaError(
                 f"{self.final_path.suffix} files cannot hold {_describe(s)} of {self.source.path.name}{hint}"
@@ -206,7 +257,7 @@ class MediaSink:
     def _mux(self, packets) -> None:
         try:
             self._out.mux(packets)
-        except av.error.FFmpegError as e:
+        except (av.error.FFmpegError, OSError) as e:  # e.g. ENOSPC: the disk is full
             raise MediaError(f"writing {self.final_path.name} failed: {e.strerror or e}") from None
 
     def write_frame(self, y: np.ndarray, cb: np.ndarray, cr: np.ndarray, pts: int) -> None:
@@ -269,6 +320,7 @@ class MediaSink:
             except av.error.FFmpegError as e:
                 raise MediaError(f"finishing {self.final_path.name} failed: {e.strerror or e}") from None
             self._closed = True
+            os.chmod(self._tmp, NEW_FILE_MODE & ~_current_umask())  # mkstemp made it 0600
             os.replace(self._tmp, self.final_path)
         except BaseException:
             self.abort()

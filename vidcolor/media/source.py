@@ -27,6 +27,9 @@ _DIRECT_8BIT = {
 # Planar little-endian high-bit-depth formats whose plane 0 is Y, LSB-aligned: shifted down to 8 bits.
 _HIGH_DEPTH = re.compile(r"^(?:yuva?4[0-4][0-4]p|gray)(9|10|12|14|16)le$")
 _KEPT_TYPES = ("audio", "subtitle")
+# A film whose frames stop this much (or 10 %, whichever is more) before its declared duration is
+# reported as truncated (the declared duration may include audio that runs a little longer).
+TRUNCATION_TOLERANCE_SECONDS = 0.5
 # Demuxers that turn still images or text into a "video" stream: not video files.
 _NOT_VIDEO_FORMATS = {"tty", "image2", "image2pipe", "webp_pipe", "apng"}
 # Leading bytes of container formats: a file that starts like this but cannot be opened is damaged.
@@ -98,7 +101,9 @@ def _looks_like_container(path: Path) -> bool:
 def _open_container(path: Path) -> av.container.InputContainer:
     """av.open with every failure turned into one MediaError sentence."""
     try:
-        return av.open(str(path), "r")
+        return av.open(str(path), "r", metadata_errors="replace")  # damaged tags must not stop a film
+    except av.error.EOFError:
+        raise MediaError(f"{path.name} is truncated or empty: it ends before any video frame") from None
     except av.error.InvalidDataError:
         if _looks_like_container(path):
             raise MediaError(
@@ -133,8 +138,11 @@ class MediaSource:
         self.path = Path(path)
         self.threads = threads
         self.thread_type = thread_type
-        self.concealed_errors = 0
         self.frames_read = 0
+        self.truncated_at_seconds: float | None = None  # set when the film ends well before its declared end
+        self._packets_in = 0  # non-empty video packets given to the decoder
+        self._frames_out = 0  # frames it returned
+        self._corrupt_frames = 0  # frames it returned but flagged as damaged
         self._seek_container: av.container.InputContainer | None = None
         if not self.path.exists():
             raise MediaError(f"{self.path} does not exist")
@@ -213,6 +221,11 @@ class MediaSource:
         return None
 
     @property
+    def concealed_errors(self) -> int:
+        """Damaged video packets so far: ones the decoder dropped or refused, plus frames it flagged corrupt."""
+        return self._corrupt_frames + max(0, self._packets_in - self._frames_out)
+
+    @property
     def video_stream(self) -> av.video.stream.VideoStream:
         """The PyAV stream being decoded (for templates and metadata)."""
         return self._container.streams[self._vindex]
@@ -267,15 +280,17 @@ class MediaSource:
                     continue  # the demuxer's end-of-stream marker, nothing to copy
                 yield packet
                 continue
+            if packet.size:
+                self._packets_in += 1
             try:
                 frames = packet.decode()  # dts None + empty = flush: still decoded
             except av.error.FFmpegError as e:
-                self.concealed_errors += 1
-                log.warning("%s: skipped a corrupt video packet (pts %s): %s", self.path.name, packet.pts, e)
+                log.debug("%s: skipped a corrupt video packet (pts %s): %s", self.path.name, packet.pts, e)
                 continue
             for frame in frames:
+                self._frames_out += 1
                 if frame.is_corrupt:
-                    self.concealed_errors += 1
+                    self._corrupt_frames += 1
                 lf = self._luma_frame(frame, index, last_pts)
                 last_pts = lf.pts
                 index += 1
@@ -283,6 +298,21 @@ class MediaSource:
                 yield lf
         if index == 0:
             raise MediaError(f"{self.path.name} is truncated or corrupt: no video frame could be decoded")
+        self._check_complete(last_pts)
+
+    def _check_complete(self, last_pts: int | None) -> None:
+        """Warn (once, one line) when the frames read end well before the film's declared duration."""
+        info = self.video
+        if last_pts is None or not info.duration_seconds:
+            return
+        frame_s = info.frame_duration_seconds or 0.0
+        read_s = float((last_pts - info.start_pts) * info.time_base) + frame_s
+        if info.duration_seconds - read_s > max(TRUNCATION_TOLERANCE_SECONDS, 0.1 * info.duration_seconds):
+            self.truncated_at_seconds = read_s
+            log.warning(
+                "%s ends after %.2f s of its declared %.2f s (a truncated file?); the output holds what could be read",
+                self.path.name, read_s, info.duration_seconds,
+            )
 
     def luma_frames(self) -> Iterator[LumaFrame]:
         """Only the LumaFrames of `.items()` (kept packets are dropped)."""
@@ -349,6 +379,51 @@ class MediaSource:
             return None
         dur = prev.duration or (int(1 / self.video.average_rate / self.video.time_base) if self.video.average_rate else 1)
         return (prev, None) if target < prev.pts + max(dur, 1) else None
+
+    def frames_from(self, seconds: float) -> Iterator[LumaFrame]:
+        """Frames in order from the keyframe at or before `seconds` (from the start) on, on a private container.
+
+        For previews: stop iterating when done (the container is then closed). `index` is the frame
+        number from the film's start, from the timestamp and the average rate (-1 when it is unknown).
+        """
+        info = self.video
+        tb, rate = info.time_base, info.average_rate
+        target = info.start_pts + int(Fraction(max(seconds, 0.0)).limit_denominator(1_000_000) / tb)
+        for back in (0, int(2 / tb), None):  # a seek that lands after the target is retried further back
+            seek_to = None if back is None or target - back <= info.start_pts else target - back
+            c = _open_container(self.path)
+            try:
+                vs = c.streams[self._vindex]
+                self._configure_decoder(vs)
+                if seek_to is not None:
+                    try:
+                        c.seek(seek_to, stream=vs, backward=True)
+                    except av.error.FFmpegError:
+                        continue
+                last_pts: int | None = None
+                late = False
+                try:
+                    for packet in c.demux(vs):
+                        try:
+                            frames = packet.decode()
+                        except av.error.FFmpegError:
+                            continue  # a damaged packet: its frames are concealed or skipped, as in items()
+                        for frame in frames:
+                            if last_pts is None and seek_to is not None and (frame.pts or 0) > target:
+                                late = True
+                                break
+                            lf = self._luma_frame(frame, -1, last_pts)
+                            lf.index = int(round((lf.pts - info.start_pts) * tb * rate)) if rate else -1
+                            last_pts = lf.pts
+                            yield lf
+                        if late:
+                            break
+                except av.error.FFmpegError:
+                    pass  # damaged tail: the frames read so far are all there is
+                if not late:
+                    return
+            finally:
+                c.close()
 
     # ---------------------------------------------------------------- lifetime
     def close(self) -> None:
