@@ -109,7 +109,7 @@ class ChromaBins:
         n, _, h, w = probs.shape
         coarse = torch.rand((n, 1, blur_cells, blur_cells), generator=generator, device="cpu")
         field = F.interpolate(coarse.to(probs.device), size=(h, w), mode="bicubic", align_corners=False)
-        field = field.clamp(0.0, 1.0 - 1e-6)
+        field = field.clamp(0.01, 0.99)  # bicubic overshoots [0,1]; u=0 or ~1 picked an empty end bin (vivid green/magenta blobs)
         cdf = probs.cumsum(dim=1)
         idx = (cdf < field).sum(dim=1).clamp_max(self.count - 1)
         ab = self.centers.to(probs.device)[idx]  # (N,H,W,2)
