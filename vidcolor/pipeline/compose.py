@@ -40,10 +40,9 @@ _LIGHTNESS = gray_to_lightness_lut()
 
 def lab_to_rgb(gray: np.ndarray, ab: np.ndarray) -> np.ndarray:
     """Full-range gray (H,W) uint8 and ab (H,W,2) float32 -> sRGB (H,W,3) float32 in [0,1]."""
-    lab = np.empty(gray.shape + (3,), np.float32)
-    lab[..., 0] = _LIGHTNESS[gray]
-    lab[..., 1:] = ab
-    return np.clip(cv2.cvtColor(lab, cv2.COLOR_Lab2RGB), 0.0, 1.0)
+    lab = cv2.merge([_LIGHTNESS[gray], np.asarray(ab, dtype=np.float32)])
+    rgb = cv2.cvtColor(lab, cv2.COLOR_Lab2RGB)
+    return np.clip(rgb, 0.0, 1.0, out=rgb)
 
 
 def rgb_to_cbcr(rgb: np.ndarray, color_range: str) -> tuple[np.ndarray, np.ndarray]:
@@ -56,14 +55,31 @@ def rgb_to_cbcr(rgb: np.ndarray, color_range: str) -> tuple[np.ndarray, np.ndarr
     return cb, cr
 
 
+def rgb_to_cbcr_matrix(color_range: str) -> np.ndarray:
+    """(2,4) affine matrix for cv2.transform: sRGB float (r, g, b, 1) -> (Cb, Cr) code values (as rgb_to_cbcr)."""
+    span = LIMITED_C_SPAN if color_range == "tv" else FULL_C_SPAN
+    luma = np.array([KR, KG, KB])
+    cb = (np.array([0.0, 0.0, 1.0]) - luma) * (span / PB_SCALE)
+    cr = (np.array([1.0, 0.0, 0.0]) - luma) * (span / PR_SCALE)
+    return np.array([[*cb, 128.0], [*cr, 128.0]], dtype=np.float32)
+
+
+_CBCR_MATRIX = {rng: rgb_to_cbcr_matrix(rng) for rng in ("tv", "pc")}
+
+
 def chroma_planes(gray: np.ndarray, ab: np.ndarray, chroma_shape: tuple[int, int],
                   color_range: str) -> tuple[np.ndarray, np.ndarray]:
     """Working-resolution gray + ab -> uint8 Cb, Cr planes of size chroma_shape (h, w)."""
-    cb, cr = rgb_to_cbcr(lab_to_rgb(gray, ab), color_range)
+    matrix = _CBCR_MATRIX.get(color_range)
+    if matrix is None:
+        matrix = rgb_to_cbcr_matrix(color_range)
+    cbcr = cv2.transform(lab_to_rgb(gray, ab), matrix)  # (H,W,2) float32, the same values as rgb_to_cbcr
     size = (chroma_shape[1], chroma_shape[0])
-    planes = cv2.resize(np.dstack([cb, cr]), size, interpolation=cv2.INTER_LINEAR)
-    planes = np.clip(planes + 0.5, 0, 255).astype(np.uint8)
-    return np.ascontiguousarray(planes[..., 0]), np.ascontiguousarray(planes[..., 1])
+    planes = cv2.resize(cbcr, size, interpolation=cv2.INTER_LINEAR)
+    planes += 0.5
+    np.clip(planes, 0, 255, out=planes)
+    cb, cr = cv2.split(planes.astype(np.uint8))
+    return cb, cr
 
 
 def compose_rgb(y_gray_full: np.ndarray, ab_work: np.ndarray) -> np.ndarray:

@@ -26,6 +26,7 @@ class PipelineConfig:
     max_group_seconds: float = 8.0
     cut_threshold: float = 0.25
     keyframe_lookahead_frames: int = 24
+    keyframe_samples: int = 3  # frames of the lookahead whose global features are averaged per group
     # temporal smoothing (0 turns it off)
     smoothing_strength: float = 0.7
     flow_preset: str = "fast"
@@ -48,6 +49,8 @@ class PipelineConfig:
             raise ConfigError(f"x264_preset must be one of {', '.join(X264_PRESETS)}")
         if not 0 <= self.crf <= 51:
             raise ConfigError("crf must be between 0 and 51")
+        if not 1 <= self.keyframe_samples <= self.keyframe_lookahead_frames:
+            raise ConfigError("keyframe_samples must be between 1 and keyframe_lookahead_frames")
         if self.max_group_seconds <= 0:
             raise ConfigError("max_group_seconds must be positive")
         if self.flow_preset not in ("ultrafast", "fast", "medium"):

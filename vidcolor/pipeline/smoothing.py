@@ -18,6 +18,7 @@ DIS_PRESETS = {
     "medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM,
 }
 OCCLUSION_LUMA_DIFF = 12.0  # gray code values: warped luma farther than this from the current is occluded
+_ERODE_KERNEL = np.ones((3, 3), np.uint8)
 
 
 class FlowSmoother:
@@ -28,33 +29,43 @@ class FlowSmoother:
         self._dis = cv2.DISOpticalFlow_create(DIS_PRESETS[flow_preset])
         self._prev_gray: np.ndarray | None = None
         self._prev_ab: np.ndarray | None = None
+        self._grid: tuple[np.ndarray, np.ndarray] | None = None  # pixel coordinates, built once per size
         self.last_valid_fraction = 0.0
 
     def reset(self) -> None:
         self._prev_gray = None
         self._prev_ab = None
 
+    def _pixel_grid(self, h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
+        if self._grid is None or self._grid[0].shape != (h, w):
+            self._grid = tuple(np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32)))
+        return self._grid
+
     def smooth(self, gray: np.ndarray, ab: np.ndarray) -> np.ndarray:
         """gray (H,W) uint8 and predicted ab (H,W,2) float32 at the same size -> smoothed ab."""
         if self.strength <= 0:
             return ab
         if self._prev_gray is None or self._prev_gray.shape != gray.shape:
-            out = ab
+            out = np.asarray(ab, dtype=np.float32)
         else:
             # Flow from the current frame to the previous one: where each current pixel came from.
             flow = self._dis.calc(gray, self._prev_gray, None)
             h, w = gray.shape
-            grid_x, grid_y = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+            grid_x, grid_y = self._pixel_grid(h, w)
             map_x, map_y = grid_x + flow[..., 0], grid_y + flow[..., 1]
             warped_ab = cv2.remap(self._prev_ab, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
             warped_gray = cv2.remap(self._prev_gray, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
             inside = (map_x >= 0) & (map_x <= w - 1) & (map_y >= 0) & (map_y <= h - 1)
-            match = np.abs(warped_gray.astype(np.float32) - gray.astype(np.float32)) < OCCLUSION_LUMA_DIFF
-            valid = cv2.erode((inside & match).astype(np.uint8), np.ones((3, 3), np.uint8))
+            match = cv2.absdiff(warped_gray, gray) < OCCLUSION_LUMA_DIFF
+            valid = cv2.erode((inside & match).view(np.uint8), _ERODE_KERNEL)
             # Soften the mask edge so the blend does not draw a seam.
-            weight = cv2.blur(valid.astype(np.float32), (5, 5)) * self.strength
+            weight = cv2.blur(valid.astype(np.float32), (5, 5))
+            weight *= self.strength
             self.last_valid_fraction = float(valid.mean())
-            out = warped_ab * weight[..., None] + ab * (1.0 - weight[..., None])
+            # warped * w + ab * (1 - w), as ab + (warped - ab) * w
+            out = warped_ab - ab
+            out *= weight[..., None]
+            out += ab
         self._prev_gray = gray
-        self._prev_ab = out.astype(np.float32)
-        return self._prev_ab
+        self._prev_ab = out
+        return out

@@ -1,0 +1,136 @@
+"""Speed plumbing (issue 8): OOM recovery by halving, overlapped stages, exact inference shortcuts."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import pytest
+import torch
+
+import vidcolor.pipeline.colorize as colorize_mod
+from vidcolor.errors import ConfigError
+from vidcolor.model.colorizer import Colorizer, fold_batch_norms
+from vidcolor.model.unet import ColorNet, NetConfig
+from vidcolor.pipeline.colorize import RunOptions, colorize_video
+from vidcolor.pipeline.config import load_pipeline_config
+
+FAST = load_pipeline_config("fast").replace(batch_size=8)
+
+
+class _OomAbove:
+    """Wraps the colour net: raises CUDA's out-of-memory error for batches larger than `limit`."""
+
+    def __init__(self, net, limit: int):
+        self.net, self.limit, self.sizes = net, limit, []
+
+    def __getattr__(self, name):
+        return getattr(self.net, name)
+
+    def __call__(self, x, vec):
+        self.sizes.append(x.shape[0])
+        if x.shape[0] > self.limit:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory (simulated)")
+        return self.net(x, vec)
+
+
+def test_out_of_memory_halves_the_batch_and_skips_no_frame(tiny_model):
+    c = Colorizer(tiny_model, device="cpu", precision="fp32")
+    gray = np.random.default_rng(1).integers(0, 256, size=(7, 64, 96), dtype=np.uint8)
+    vec = c.global_features(gray[0])
+    expected = np.concatenate([c.predict_ab(g[None], vec) for g in gray])
+    c.net = _OomAbove(c.net, limit=2)
+    got = c.predict_ab(gray, vec)
+    assert got.shape == (7, 64, 96, 2)
+    np.testing.assert_allclose(got, expected, atol=1e-4)
+    assert c.oom_splits >= 1 and c.max_batch <= 2
+    c.net.sizes.clear()
+    c.predict_ab(gray, vec)  # later batches are pre-split: no new out-of-memory attempt
+    assert max(c.net.sizes) <= 2
+
+
+def test_out_of_memory_at_batch_one_is_raised(tiny_model):
+    c = Colorizer(tiny_model, device="cpu")
+    c.net = _OomAbove(c.net, limit=0)
+    gray = np.zeros((3, 32, 32), np.uint8)
+    with pytest.raises(torch.cuda.OutOfMemoryError):
+        c.predict_ab(gray, c.global_features(gray[0]))
+
+
+def test_pipeline_under_out_of_memory_writes_every_frame(tiny_model, clip_factory, tmp_path):
+    clip = clip_factory("oom.mp4", frames=30, width=96, height=64)
+    c = Colorizer(tiny_model, device="cpu")
+    c.net = _OomAbove(c.net, limit=2)
+    stats = colorize_video(clip, tmp_path / "out.mp4", FAST, c, RunOptions(progress=False))
+    assert stats.frames == 30 and c.oom_splits >= 1
+    import av
+
+    with av.open(str(tmp_path / "out.mp4")) as out:
+        assert sum(1 for _ in out.decode(video=0)) == 30
+
+
+def test_model_and_compose_stages_overlap(tiny_model, clip_factory, tmp_path, monkeypatch):
+    """With both stages slowed by a GIL-free sleep, the run takes well under their sum."""
+    frames, delay_s = 24, 0.04
+    clip = clip_factory("overlap.mp4", frames=frames, width=96, height=64)
+    c = Colorizer(tiny_model, device="cpu")
+    config = FAST.replace(batch_size=1)
+    base = colorize_video(clip, tmp_path / "a.mp4", config, c, RunOptions(progress=False)).seconds
+    threads: dict[str, set] = {"model": set(), "compose": set()}
+    real_predict, real_planes = c.predict_ab, colorize_mod.chroma_planes
+
+    def slow_predict(gray, *args, **kwargs):
+        threads["model"].add(threading.current_thread().name)
+        time.sleep(delay_s * gray.shape[0])
+        return real_predict(gray, *args, **kwargs)
+
+    def slow_planes(*args, **kwargs):
+        threads["compose"].add(threading.current_thread().name)
+        time.sleep(delay_s)
+        return real_planes(*args, **kwargs)
+
+    monkeypatch.setattr(c, "predict_ab", slow_predict)
+    monkeypatch.setattr(colorize_mod, "chroma_planes", slow_planes)
+    stats = colorize_video(clip, tmp_path / "b.mp4", config, c, RunOptions(progress=False))
+    serial_s = 2 * frames * delay_s
+    assert stats.frames == frames
+    assert threads["model"].isdisjoint(threads["compose"]) and threading.main_thread().name not in threads["compose"]
+    assert stats.seconds - base < 0.75 * serial_s, (stats.seconds, base, serial_s)
+
+
+def test_folded_batch_norms_give_the_same_output():
+    torch.manual_seed(0)
+    net = ColorNet(NetConfig(base_channels=8, bin_count=20))
+    for m in net.modules():  # non-trivial running statistics
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.uniform_(-0.5, 0.5)
+            m.running_var.uniform_(0.5, 2.0)
+            m.weight.data.uniform_(0.5, 1.5)
+            m.bias.data.uniform_(-0.2, 0.2)
+    net.eval()
+    folded = fold_batch_norms(net)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in folded.modules())
+    x, v = torch.rand(2, 1, 64, 96) * 100, torch.randn(2, 1280)
+    with torch.inference_mode():
+        torch.testing.assert_close(folded(x, v), net(x, v), atol=1e-4, rtol=1e-4)
+
+
+def test_decode_matches_the_annealed_mean(tiny_model):
+    c = Colorizer(tiny_model, device="cpu")
+    torch.manual_seed(0)
+    for dtype in (torch.float32, torch.bfloat16):
+        z = (torch.randn(2, c.bins.count, 48, 100) * 4).to(dtype).contiguous(memory_format=torch.channels_last)
+        torch.testing.assert_close(c.decode(z, 0.38), c.bins.annealed_mean(z, 0.38), atol=1e-3, rtol=1e-4)
+
+
+def test_precision_setting(tiny_model):
+    gray = np.random.default_rng(2).integers(0, 256, size=(2, 64, 96), dtype=np.uint8)
+    fp32 = Colorizer(tiny_model, device="cpu", precision="fp32")
+    bf16 = Colorizer(tiny_model, device="cpu", precision="bf16")
+    assert (fp32.precision, bf16.precision) == ("fp32", "bf16")
+    vec = fp32.global_features(gray[0])
+    diff = np.abs(fp32.predict_ab(gray, vec) - bf16.predict_ab(gray, vec))
+    assert diff.mean() < 1.0  # ab units (range about +-110): bf16 noise, not a different answer
+    with pytest.raises(ConfigError):
+        Colorizer(tiny_model, device="cpu", precision="fp8")
