@@ -161,6 +161,15 @@ class Colorizer:
         # fp32 always: one call per shot group costs little, and bf16 here moves the vector by ~8%.
         return self.encoder(x).float()
 
+    def scene_features(self, grays: list[np.ndarray]) -> torch.Tensor:
+        """Several frames of one shot -> (1,1280): the mean of their global features."""
+        vecs = [self.global_features(g) for g in grays]
+        return torch.stack(vecs).mean(dim=0)
+
+    def frame_features(self, grays: list[np.ndarray]) -> torch.Tensor:
+        """(N,1280): each frame's own global features (the per-frame baseline, no reuse)."""
+        return torch.cat([self.global_features(g) for g in grays])
+
     @torch.inference_mode()
     def logits(self, gray: np.ndarray, global_vecs: torch.Tensor) -> torch.Tensor:
         """(N,H,W) uint8 gray at working size -> raw network output (N,Q,H/4,W/4) float32 (or ab for regression nets)."""

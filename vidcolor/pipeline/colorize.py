@@ -135,7 +135,7 @@ FLAT_FRAME_STD = 4.0  # gray code values: below this a frame (black, white) says
 
 
 class ChromaPredictor:
-    """Model stage: picks a keyframe per group (bounded lookahead), reuses its global vector, batches frames."""
+    """Model stage: one scene vector per group from frames of its lookahead window, reused; batched frames."""
 
     def __init__(self, colorizer: Colorizer, config: PipelineConfig, reuse_global: bool = True,
                  batch_size: int | None = None):
@@ -149,13 +149,7 @@ class ChromaPredictor:
     def _infer(self, frames: list[WorkFrame], vec) -> None:
         for start in range(0, len(frames), self.batch_size):
             batch = frames[start:start + self.batch_size]
-            if self.reuse_global:
-                vecs = vec
-            else:
-                vecs = np.concatenate([self.colorizer.global_features(f.gray).cpu().numpy() for f in batch])
-                import torch
-
-                vecs = torch.from_numpy(vecs)
+            vecs = vec if self.reuse_global else self.colorizer.frame_features([f.gray for f in batch])
             ab = self.colorizer.predict_ab(np.stack([f.gray for f in batch]), vecs, self.config.temperature)
             for f, a in zip(batch, ab):
                 f.ab = a
@@ -169,8 +163,7 @@ class ChromaPredictor:
         window = frames[: self.config.keyframe_lookahead_frames]
         textured = [f for f in window if float(f.gray.std()) >= FLAT_FRAME_STD] or window
         picks = np.linspace(0, len(textured) - 1, min(self.config.keyframe_samples, len(textured)))
-        vecs = [self.colorizer.global_features(textured[int(round(i))].gray) for i in picks]
-        return sum(vecs[1:], vecs[0]) / len(vecs)
+        return self.colorizer.scene_features([textured[int(round(i))].gray for i in picks])
 
     def run(self, source: Channel, out: Channel) -> None:
         pending: deque = deque()  # every item in order, frames and copied packets
