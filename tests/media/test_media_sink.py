@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from fractions import Fraction
 from pathlib import Path
 
@@ -244,3 +245,21 @@ def test_non_increasing_pts_are_bumped(gray_clip, tmp_path):
         assert k.pts_adjusted == 1
         k.commit()
     assert len(mf.read_frames(tmp_path / "o.mkv")) == 4
+
+
+def test_stale_temp_files_of_dead_writers_are_removed(tmp_path):
+    import subprocess
+    import sys
+
+    from vidcolor.media.sink import TEMP_MARKER, remove_stale_temp_files
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    final = tmp_path / "film [1].mp4"
+    stale = tmp_path / f".{final.name}{TEMP_MARKER}{dead.pid}-abc.mp4"
+    live = tmp_path / f".{final.name}{TEMP_MARKER}{os.getpid()}-def.mp4"
+    other = tmp_path / f".other.mp4{TEMP_MARKER}{dead.pid}-ghi.mp4"
+    for p in (stale, live, other):
+        p.write_bytes(b"partial")
+    assert remove_stale_temp_files(final) == [stale]
+    assert not stale.exists() and live.exists() and other.exists()

@@ -87,6 +87,7 @@ def test_sigkill_mid_film_then_rerun(tmp_path, fast_model, long_clip):
     assert_outcome(out, code=0, stdout="colorized 12 frames")
     with av.open(str(tmp_path / "out.mp4")) as c:
         assert c.streams.video[0].frames == 12
+    assert not stale.exists()  # the killed run's temp file was cleaned up by the next run to that output
     assert hash_files([src]) == before
 
 

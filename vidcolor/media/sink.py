@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import glob
 import io
 import logging
 import os
@@ -26,7 +27,7 @@ _MUXER_KEYS = {"major_brand", "minor_version", "compatible_brands", "encoder", "
 # Stream metadata copied onto the output streams.
 _STREAM_KEYS = {"language", "title", "handler_name"}
 _BT709 = 1
-# Temp files are named ".{final name}.vidcolor-tmp-XXXX{suffix}" beside the final path.
+# Temp files are named ".{final name}.vidcolor-tmp-{pid}-XXXX{suffix}" beside the final path.
 TEMP_MARKER = ".vidcolor-tmp-"
 # Mode of a finished output before the umask, as for any file a program creates.
 NEW_FILE_MODE = 0o666
@@ -78,6 +79,33 @@ def _current_umask() -> int:
     mask = os.umask(0o022)
     os.umask(mask)
     return mask
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, owned by someone else
+        return True
+    return True
+
+
+def remove_stale_temp_files(final: Path) -> list[Path]:
+    """Delete temp files left beside `final` by killed runs (their writer's pid is gone); returns them.
+
+    Temp names carry the writing process's pid, so a run still writing the same output is never touched.
+    """
+    removed = []
+    for tmp in final.parent.glob(f".{glob.escape(final.name)}{TEMP_MARKER}*"):
+        pid_text = tmp.name[len(final.name) + 1 + len(TEMP_MARKER):].split("-", 1)[0]
+        if pid_text.isdigit() and not _pid_alive(int(pid_text)):
+            try:
+                tmp.unlink()
+                removed.append(tmp)
+            except OSError:
+                pass
+    return removed
 
 
 def _format_for(path: Path) -> str | None:
@@ -171,8 +199,10 @@ class MediaSink:
         self.pix_fmt = output_pix_fmt(info.width, info.height)
         self.color_range = info.color_range
         self.in_time_base = info.time_base
+        remove_stale_temp_files(final)
         try:
-            fd, tmp = tempfile.mkstemp(prefix=f".{final.name}{TEMP_MARKER}", suffix=final.suffix, dir=final.parent)
+            fd, tmp = tempfile.mkstemp(prefix=f".{final.name}{TEMP_MARKER}{os.getpid()}-", suffix=final.suffix,
+                                       dir=final.parent)
         except OSError as e:
             raise MediaError(f"cannot write {final}: {(e.strerror or str(e)).lower()} in {final.parent}") from None
         os.close(fd)
