@@ -44,14 +44,13 @@ def run(
     from ..pipeline.colorize import RunOptions, check_output_path, colorize_video, default_output_path
 
     config = _pipeline_config(pipeline, batch_size=batch_size, temperature=temperature)
+    options = RunOptions(smoothing=not no_smoothing, overwrite=overwrite, progress=not quiet)
     if input_path.is_dir():
-        options = RunOptions(smoothing=not no_smoothing, overwrite=overwrite, progress=not quiet)
         raise typer.Exit(_run_batch(input_path, output, config, model, device, options, retries, ray_address))
     if not input_path.exists():
         fail(f"input not found: {input_path}")
     check_output_path(input_path, output or default_output_path(input_path), overwrite)
     colorizer = _colorizer(model, device, config.temperature)
-    options = RunOptions(smoothing=not no_smoothing, overwrite=overwrite, progress=not quiet)
     stats = colorize_video(input_path, output, config, colorizer, options)
     typer.echo(stats.summary())
 
