@@ -62,7 +62,7 @@ class RunStats:
     def summary(self) -> str:
         extra = f", {self.concealed_errors} corrupt packets concealed" if self.concealed_errors else ""
         return (f"colorized {self.frames} frames in {self.seconds:.1f} s ({self.fps:.1f} fps), "
-                f"{self.groups} shot groups{extra} -> {self.output_path}")
+                f"{self.groups} shot groups ({self.global_calls} global-encoder calls){extra} -> {self.output_path}")
 
 
 @dataclass
