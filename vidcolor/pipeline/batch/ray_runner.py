@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import glob
 import os
 from collections import deque
 from typing import TYPE_CHECKING
@@ -63,7 +64,7 @@ def _connect(ray, address: str) -> bool:
 def _remove_partial(job: Job) -> None:
     """Delete a cancelled task's temp file (a worker killed hard cannot do it itself)."""
     parent = job.output_path.parent
-    for p in parent.glob(f".{job.output_path.name}{TEMP_MARKER}*"):
+    for p in parent.glob(f".{glob.escape(job.output_path.name)}{TEMP_MARKER}*"):
         p.unlink(missing_ok=True)
 
 

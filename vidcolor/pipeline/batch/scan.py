@@ -11,10 +11,9 @@ from typing import Iterator
 
 from ...errors import MediaError
 from ...media import MediaSource
-from ...media.sink import FORMATS, container_accepts
+from ...media.sink import FORMATS, TEMP_MARKER, container_accepts
 from ..config import PipelineConfig
 
-TEMP_MARKER = ".vidcolor-tmp-"
 # Files with these extensions are expected to be films: when they are not, the batch says so.
 VIDEO_EXTENSIONS = frozenset({
     ".mp4", ".m4v", ".mov", ".mkv", ".avi", ".webm", ".mpg", ".mpeg", ".m2v", ".ts", ".mts", ".m2ts",
