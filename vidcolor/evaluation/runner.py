@@ -20,7 +20,7 @@ import numpy as np
 from ..errors import MediaError
 from ..model.colorizer import Colorizer, working_size
 from ..pipeline.colorize import RunOptions, colorize_video
-from ..pipeline.compose import compose_rgb
+from ..pipeline.compose import KB, KG, KR, compose_rgb
 from ..pipeline.config import PipelineConfig
 from ..pipeline.shots import CutDetector, thumbnail
 from .metrics import CDCAccumulator, WarpErrorAccumulator, colorfulness, psnr_rgb, rgb_to_luma, ssim_rgb
@@ -29,7 +29,7 @@ from .report import EvalRow, save_strip
 PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 EVAL_MAX_WIDTH_PX = 640  # video metrics are computed at most this wide (both sides scaled alike)
 SSIM_EVERY_FRAMES = 4
-BT709 = np.array([0.2126, 0.7152, 0.0722], np.float32)
+BT709 = np.array([KR, KG, KB], np.float32)
 VIDEO_VARIANTS = {
     "per-frame": RunOptions(smoothing=False, reuse_global=False, progress=False),
     "reuse only": RunOptions(smoothing=False, reuse_global=True, progress=False),

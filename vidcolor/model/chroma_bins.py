@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from .color import lab_to_rgb
+from .color import lab_to_linear_rgb, lab_to_rgb
 
 GRID_STEP_AB = 10.0
 GRID_LIMIT_AB = 110.0
@@ -32,21 +32,9 @@ def in_gamut_bin_centers(step: float = GRID_STEP_AB, limit: float = GRID_LIMIT_A
     pts = (ab[:, None, None, :] + sub[None, :, None, :]).expand(-1, -1, lightness.numel(), -1)
     ll = lightness.view(1, 1, -1, 1).expand(ab.shape[0], sub.shape[0], -1, 1)
     lab = torch.cat([ll, pts], dim=-1).reshape(-1, 3).T.reshape(1, 3, -1, 1)
-    rgb = _unclipped_lab_to_rgb(lab).reshape(3, ab.shape[0], -1)
+    rgb = lab_to_linear_rgb(lab).reshape(3, ab.shape[0], -1)
     ok = ((rgb >= -1e-3) & (rgb <= 1 + 1e-3)).all(dim=0).any(dim=1)
     return ab[ok].contiguous()
-
-
-def _unclipped_lab_to_rgb(lab: torch.Tensor) -> torch.Tensor:
-    """Linear-light RGB without clipping, to test gamut membership."""
-    fy = (lab[:, 0] + 16) / 116
-    f = torch.stack([fy + lab[:, 1] / 500, fy, fy - lab[:, 2] / 200], dim=1)
-    delta = 6 / 29
-    xyz = torch.where(f > delta, f**3, 3 * delta**2 * (f - 4 / 29))
-    white = torch.tensor([0.950456, 1.0, 1.088754]).view(1, 3, 1, 1)
-    from .color import _RGB_TO_XYZ
-
-    return torch.einsum("ij,njhw->nihw", torch.linalg.inv(_RGB_TO_XYZ), xyz * white)
 
 
 @dataclass

@@ -19,37 +19,44 @@ def _linear_to_srgb(lin: torch.Tensor) -> torch.Tensor:
     return torch.where(lin <= 0.0031308, lin * 12.92, 1.055 * lin.clamp_min(1e-8) ** (1 / 2.4) - 0.055)
 
 
+_LAB_DELTA = 6 / 29
+
+
+def _lab_f(t: torch.Tensor) -> torch.Tensor:
+    """CIELAB's companding of relative XYZ: cube root above (6/29)^3, linear below."""
+    eps = _LAB_DELTA**3
+    return torch.where(t > eps, t.clamp_min(eps) ** (1 / 3), t / (3 * _LAB_DELTA**2) + 4 / 29)
+
+
+def _lab_f_inverse(f: torch.Tensor) -> torch.Tensor:
+    return torch.where(f > _LAB_DELTA, f**3, 3 * _LAB_DELTA**2 * (f - 4 / 29))
+
+
 def rgb_to_lab(rgb: torch.Tensor) -> torch.Tensor:
     """(N,3,H,W) sRGB in [0,1] -> (N,3,H,W) Lab with L in [0,100], a/b roughly in [-110,110]."""
     lin = _srgb_to_linear(rgb.float())
     xyz = torch.einsum("ij,njhw->nihw", _RGB_TO_XYZ.to(rgb.device), lin)
-    xyz = xyz / _WHITE_D65.to(rgb.device).view(1, 3, 1, 1)
-    eps = (6 / 29) ** 3
-    f = torch.where(xyz > eps, xyz.clamp_min(eps) ** (1 / 3), xyz / (3 * (6 / 29) ** 2) + 4 / 29)
+    f = _lab_f(xyz / _WHITE_D65.to(rgb.device).view(1, 3, 1, 1))
     lightness = 116 * f[:, 1] - 16
     a = 500 * (f[:, 0] - f[:, 1])
     b = 200 * (f[:, 1] - f[:, 2])
     return torch.stack([lightness, a, b], dim=1)
 
 
-def lab_to_rgb(lab: torch.Tensor) -> torch.Tensor:
-    """(N,3,H,W) Lab -> (N,3,H,W) sRGB clipped to [0,1]."""
+def lab_to_linear_rgb(lab: torch.Tensor) -> torch.Tensor:
+    """(N,3,H,W) Lab -> linear-light RGB, not clipped (values outside [0,1] are out of the sRGB gamut)."""
     lab = lab.float()
     fy = (lab[:, 0] + 16) / 116
-    fx = fy + lab[:, 1] / 500
-    fz = fy - lab[:, 2] / 200
-    f = torch.stack([fx, fy, fz], dim=1)
-    delta = 6 / 29
-    xyz = torch.where(f > delta, f**3, 3 * delta**2 * (f - 4 / 29))
-    xyz = xyz * _WHITE_D65.to(lab.device).view(1, 3, 1, 1)
-    inverse = torch.linalg.inv(_RGB_TO_XYZ).to(lab.device)
-    lin = torch.einsum("ij,njhw->nihw", inverse, xyz)
-    return _linear_to_srgb(lin)
+    f = torch.stack([fy + lab[:, 1] / 500, fy, fy - lab[:, 2] / 200], dim=1)
+    xyz = _lab_f_inverse(f) * _WHITE_D65.to(lab.device).view(1, 3, 1, 1)
+    return torch.einsum("ij,njhw->nihw", torch.linalg.inv(_RGB_TO_XYZ).to(lab.device), xyz)
+
+
+def lab_to_rgb(lab: torch.Tensor) -> torch.Tensor:
+    """(N,3,H,W) Lab -> (N,3,H,W) sRGB clipped to [0,1]."""
+    return _linear_to_srgb(lab_to_linear_rgb(lab))
 
 
 def gray_to_lightness(gray: torch.Tensor) -> torch.Tensor:
     """Full-range gray sRGB values in [0,1] -> CIELAB L in [0,100] (a = b = 0)."""
-    y = _srgb_to_linear(gray.float())
-    eps = (6 / 29) ** 3
-    f = torch.where(y > eps, y.clamp_min(eps) ** (1 / 3), y / (3 * (6 / 29) ** 2) + 4 / 29)
-    return 116 * f - 16
+    return 116 * _lab_f(_srgb_to_linear(gray.float())) - 16

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
+import torch
+
+from ..model.color import gray_to_lightness
 
 # BT.709 luma weights and the Pb/Pr scale factors.
 KR, KB = 0.2126, 0.0722
@@ -28,11 +31,7 @@ def luma_to_gray_lut(color_range: str) -> np.ndarray:
 
 def gray_to_lightness_lut() -> np.ndarray:
     """256-entry table: full-range gray sRGB code -> CIELAB L (0..100)."""
-    v = np.arange(256, dtype=np.float64) / 255.0
-    lin = np.where(v <= 0.04045, v / 12.92, ((v + 0.055) / 1.055) ** 2.4)
-    eps = (6 / 29) ** 3
-    f = np.where(lin > eps, np.cbrt(lin), lin / (3 * (6 / 29) ** 2) + 4 / 29)
-    return (116 * f - 16).astype(np.float32)
+    return gray_to_lightness(torch.arange(256, dtype=torch.float64) / 255.0).numpy().astype(np.float32)
 
 
 _LIGHTNESS = gray_to_lightness_lut()
