@@ -18,6 +18,8 @@ def evaluate_command(
     model: Path = typer.Option(DEFAULT_MODEL, "--model", help="Checkpoint (.pt) to evaluate."),
     pipeline: str = typer.Option("default", "--pipeline", help="Preset name or TOML file."),
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
+    precision: str = typer.Option("auto", "--precision",
+                                  help="Colour net precision: auto, fp32, bf16 or int8 (int8: cpu with VNNI)."),
     temperature: Optional[list[float]] = typer.Option(None, "--temperature",
                                                       help="Annealed-mean T (repeat to compare several on photos)."),
     max_frames: Optional[int] = typer.Option(None, "--max-frames", help="Score at most this many frames per video."),
@@ -29,11 +31,12 @@ def evaluate_command(
     from ..pipeline.config import load_pipeline_config
 
     config = load_pipeline_config(pipeline)
-    colorizer = Colorizer(model, device=device, temperature=config.temperature)
+    colorizer = Colorizer(model, device=device, temperature=config.temperature, precision=precision)
     rows = evaluate(paths, colorizer, config, strips=strips, temperatures=temperature, max_frames=max_frames,
                     progress=lambda p: typer.echo(f"evaluating {p}", err=True))
     typer.echo(format_table(rows))
     if json_path:
         write_json(rows, json_path, meta={"model_id": colorizer.model_id, "pipeline": config.name,
+                                          "precision": colorizer.precision,
                                           "temperatures": temperature or [config.temperature]})
         typer.echo(f"wrote {json_path}")

@@ -35,6 +35,8 @@ def preview(
     model: Path = typer.Option(DEFAULT_MODEL, "--model", help="Checkpoint (.pt) to use."),
     pipeline: str = typer.Option("default", "--pipeline", help="Preset name (default, fast, archive) or a TOML file."),
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
+    precision: str = typer.Option("auto", "--precision",
+                                  help="Colour net precision: auto, fp32, bf16 or int8 (int8: cpu with VNNI)."),
     temperature: Optional[float] = typer.Option(None, "--temperature", help="Annealed-mean temperature T."),
     no_smoothing: bool = typer.Option(False, "--no-smoothing", help="As `run --no-smoothing`."),
 ) -> None:
@@ -72,7 +74,7 @@ def preview(
         from ..pipeline.preview_sheet import (GRID_PANEL_MAX_WIDTH_PX, contact_sheet, display_view, frame_row,
                                               stack_rows, write_png)
 
-        colorizer = Colorizer(model, device=device, temperature=config.temperature)
+        colorizer = Colorizer(model, device=device, temperature=config.temperature, precision=precision)
         previewer = Previewer(source, config, colorizer, smoothing=not no_smoothing)
         frames = [previewer.frame(t, variants=variants, seed=seed) for t in times]
         plain = len(frames) == 1 and not side_by_side and not variants and grid is None

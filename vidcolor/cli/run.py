@@ -16,10 +16,10 @@ def _pipeline_config(pipeline: str, **overrides):
     return load_pipeline_config(pipeline).replace(**overrides)
 
 
-def _colorizer(model: Path, device: str, temperature: float):
+def _colorizer(model: Path, device: str, temperature: float, precision: str):
     from ..model.colorizer import Colorizer
 
-    return Colorizer(model, device=device, temperature=temperature)
+    return Colorizer(model, device=device, temperature=temperature, precision=precision)
 
 
 @app.command()
@@ -31,6 +31,8 @@ def run(
     model: Path = typer.Option(DEFAULT_MODEL, "--model", help="Checkpoint (.pt) to use."),
     pipeline: str = typer.Option("default", "--pipeline", help="Preset name (default, fast, archive) or a TOML file."),
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
+    precision: str = typer.Option("auto", "--precision",
+                                  help="Colour net precision: auto, fp32, bf16 or int8 (int8: cpu with VNNI)."),
     batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Frames per model call."),
     temperature: Optional[float] = typer.Option(None, "--temperature", help="Annealed-mean temperature T."),
     no_smoothing: bool = typer.Option(False, "--no-smoothing", help="Turn temporal smoothing off."),
@@ -46,21 +48,22 @@ def run(
     config = _pipeline_config(pipeline, batch_size=batch_size, temperature=temperature)
     options = RunOptions(smoothing=not no_smoothing, overwrite=overwrite, progress=not quiet)
     if input_path.is_dir():
-        raise typer.Exit(_run_batch(input_path, output, config, model, device, options, retries, ray_address))
+        raise typer.Exit(_run_batch(input_path, output, config, model, device, precision, options, retries,
+                                    ray_address))
     if not input_path.exists():
         fail(f"input not found: {input_path}")
     check_output_path(input_path, output or default_output_path(input_path), overwrite)
-    colorizer = _colorizer(model, device, config.temperature)
+    colorizer = _colorizer(model, device, config.temperature, precision)
     stats = colorize_video(input_path, output, config, colorizer, options)
     typer.echo(stats.summary())
 
 
-def _run_batch(input_dir: Path, output_dir: Optional[Path], config, model: Path, device: str, options,
-               retries: int, ray_address: Optional[str]) -> int:
+def _run_batch(input_dir: Path, output_dir: Optional[Path], config, model: Path, device: str, precision: str,
+               options, retries: int, ray_address: Optional[str]) -> int:
     """The directory branch: colorize every film under input_dir; returns the exit code."""
     from ..pipeline.batch import ColorizerSpec, run_directory
 
-    spec = ColorizerSpec(model, device=device, temperature=config.temperature)
+    spec = ColorizerSpec(model, device=device, temperature=config.temperature, precision=precision)
     summary = run_directory(input_dir, output_dir, config, spec, options, retries=retries, ray_address=ray_address)
     typer.echo(summary.table())
     return summary.exit_code

@@ -29,11 +29,13 @@ class Checkpoint:
     model_id: str
     training: dict[str, Any] = field(default_factory=dict)
     optimizer_state: dict[str, Any] | None = None
+    int8_ranges: dict[str, list[float]] | None = None  # activation ranges for int8 inference (model/int8.py)
 
 
 def save_checkpoint(path: str | os.PathLike, net: ColorNet, bins: ChromaBins, *, name: str,
                     training: dict[str, Any] | None = None,
-                    optimizer_state: dict[str, Any] | None = None, half_precision: bool = False) -> str:
+                    optimizer_state: dict[str, Any] | None = None, half_precision: bool = False,
+                    int8_ranges: dict[str, list[float]] | None = None) -> str:
     """Write atomically; returns the model id (name + short hash of the weights).
 
     `half_precision` stores float weights as fp16 (half the file; inference is unaffected) and is meant
@@ -60,6 +62,8 @@ def save_checkpoint(path: str | os.PathLike, net: ColorNet, bins: ChromaBins, *,
     }
     if optimizer_state is not None:
         payload["optimizer_state"] = optimizer_state
+    if int8_ranges is not None:
+        payload["int8_activation_ranges"] = {k: [float(lo), float(hi)] for k, (lo, hi) in int8_ranges.items()}
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
@@ -96,6 +100,8 @@ def load_checkpoint(path: str | os.PathLike, *, with_optimizer: bool = False) ->
         net = ColorNet(config)
         net.load_state_dict(payload["state_dict"])
         bins = ChromaBins(payload["bin_centers"].float(), payload["bin_prior"].float())
+        ranges = payload.get("int8_activation_ranges")
+        int8_ranges = None if ranges is None else {str(k): [float(lo), float(hi)] for k, (lo, hi) in ranges.items()}
     except Exception as exc:
         raise ModelError(f"{path} does not match this vidcolor's network ({type(exc).__name__})") from exc
     net.eval()
@@ -105,6 +111,7 @@ def load_checkpoint(path: str | os.PathLike, *, with_optimizer: bool = False) ->
         model_id=str(payload["model_id"]),
         training=dict(payload.get("training", {})),
         optimizer_state=payload.get("optimizer_state") if with_optimizer else None,
+        int8_ranges=int8_ranges,
     )
 
 
@@ -112,4 +119,5 @@ def compact_checkpoint(src: str | os.PathLike, dst: str | os.PathLike) -> str:
     """Re-save a (possibly interrupted) training checkpoint as a small inference file: fp16, no optimizer."""
     ckpt = load_checkpoint(src)
     name = ckpt.model_id.rsplit("-", 1)[0]
-    return save_checkpoint(dst, ckpt.net, ckpt.bins, name=name, training=ckpt.training, half_precision=True)
+    return save_checkpoint(dst, ckpt.net, ckpt.bins, name=name, training=ckpt.training, half_precision=True,
+                           int8_ranges=ckpt.int8_ranges)

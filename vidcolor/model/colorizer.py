@@ -5,7 +5,9 @@ channels_last on every device; the colour net in bf16 where the hardware compute
 CPUs with AVX512-BF16 or AMX), checked against fp32 on the sample clip (benchmarks/README.md); the
 global encoder always in fp32 (once per shot group); pinned host memory and non-blocking copies on
 CUDA; a batch size sized to free GPU memory; out-of-memory recovery by halving the batch, never by
-skipping frames. `precision="fp32"` turns bf16 off.
+skipping frames. On CPUs with int8 dot products (VNNI/AMX) and a checkpoint that carries an int8
+calibration, the colour net's convolutions run in int8 instead (model/int8.py; checked against fp32 in
+benchmarks/README.md). `precision` ("auto", "fp32", "bf16", "int8") overrides the choice.
 """
 
 from __future__ import annotations
@@ -30,10 +32,11 @@ from ..errors import ConfigError  # noqa: E402
 from .checkpoint import load_checkpoint  # noqa: E402
 from .color import gray_to_lightness  # noqa: E402
 from .global_encoder import GlobalEncoder  # noqa: E402
+from .int8 import cpu_has_vnni, quantize  # noqa: E402
 from .unet import INPUT_MULTIPLE_PX  # noqa: E402
 
 DEVICE_CHOICES = ("auto", "cpu", "cuda")
-PRECISION_CHOICES = ("auto", "fp32", "bf16")
+PRECISION_CHOICES = ("auto", "fp32", "bf16", "int8")
 CUDA_TARGET_BATCH = 32  # frames per call on a GPU when memory allows (more than the cpu presets' 8)
 CUDA_MEMORY_SHARE = 0.6  # share of the free GPU memory a batch may plan to use
 CPU_BF16_FLAGS = ("avx512_bf16", "amx_bf16")  # /proc/cpuinfo flags of CPUs with native bf16 maths
@@ -64,17 +67,24 @@ def cpu_has_native_bf16() -> bool:
     return False
 
 
-def resolve_precision(requested: str, device: torch.device) -> torch.dtype:
-    """'auto' is bf16 where the device runs it natively (fp16 on older GPUs), else fp32: the colour net's dtype."""
+def resolve_precision(requested: str, device: torch.device, int8_calibrated: bool = False) -> str:
+    """The colour net's precision: 'auto' is int8 on CPUs with VNNI when the checkpoint is calibrated for it,
+    else bf16 where the device runs it natively (fp16 on older GPUs), else fp32."""
     if requested not in PRECISION_CHOICES:
         raise ConfigError(f"unknown precision {requested!r}; choose one of {', '.join(PRECISION_CHOICES)}")
-    if requested == "fp32":
-        return torch.float32
-    if requested == "bf16":
-        return torch.bfloat16
+    if requested == "int8":
+        if device.type != "cpu":
+            raise ConfigError("int8 precision runs on the cpu only (use --device cpu, or bf16/fp32 on a GPU)")
+        if not int8_calibrated:
+            raise ConfigError("this checkpoint carries no int8 calibration (see scripts/calibrate_int8.py)")
+        return "int8"
+    if requested != "auto":
+        return requested
     if device.type == "cuda":
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    return torch.bfloat16 if cpu_has_native_bf16() else torch.float32
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    if int8_calibrated and cpu_has_vnni():
+        return "int8"
+    return "bf16" if cpu_has_native_bf16() else "fp32"
 
 
 def fold_batch_norms(net: nn.Module) -> nn.Module:
@@ -114,17 +124,26 @@ class Colorizer:
     def __init__(self, checkpoint_path: str | os.PathLike, device: str = "auto", temperature: float = 0.38,
                  cpu_threads: int | None = None, precision: str = "auto"):
         self.device = resolve_device(device)
-        self.compute_dtype = resolve_precision(precision, self.device)
         if cpu_threads:
             torch.set_num_threads(cpu_threads)
         ckpt = load_checkpoint(checkpoint_path)
+        self.precision = resolve_precision(precision, self.device, ckpt.int8_ranges is not None)
         self.model_id = ckpt.model_id
         self.bins = ckpt.bins
-        # Inference copy: batch norms folded into the convolutions, channels_last, and cast to bf16 outright
-        # when bf16 is chosen (autocast would re-cast every weight on every call); fp16 keeps autocast.
-        net = fold_batch_norms(ckpt.net.eval()).to(self.device).to(memory_format=torch.channels_last)
-        self._net_dtype = torch.bfloat16 if self.compute_dtype == torch.bfloat16 else torch.float32
-        self.net = net.to(self._net_dtype)
+        # Inference copy: batch norms folded into the convolutions; then either the int8 net, kept NCHW
+        # (13.5 vs 15.4 ms per 192x336 frame with channels_last input here), or channels_last
+        # and cast to bf16 outright when bf16 is chosen (autocast would re-cast every weight on every
+        # call); fp16 keeps autocast.
+        net = fold_batch_norms(ckpt.net.eval()).to(self.device)
+        self._memory_format = torch.channels_last
+        self._net_dtype = torch.bfloat16 if self.precision == "bf16" else torch.float32
+        if self.precision == "int8":
+            try:
+                net = quantize(net, ckpt.int8_ranges)
+            except ValueError as exc:
+                raise ConfigError(f"{checkpoint_path}: {exc}") from exc
+            self._memory_format = torch.contiguous_format
+        self.net = net.to(memory_format=self._memory_format).to(self._net_dtype)
         self.uses_global = self.net.config.use_global
         self.encoder = GlobalEncoder().to(self.device) if self.uses_global else None
         self.temperature = temperature
@@ -134,14 +153,9 @@ class Colorizer:
         self._centers = self.bins.centers.to(self.device)
         self._lightness_lut = gray_to_lightness(torch.arange(256, dtype=torch.float32) / 255.0).to(self.device)
 
-    @property
-    def precision(self) -> str:
-        """The colour net's precision: 'fp32', 'bf16' or 'fp16'."""
-        return {torch.float32: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}[self.compute_dtype]
-
     def _net_autocast(self):
         """Autocast for the colour net: only for fp16 (a bf16 net already holds bf16 weights)."""
-        if self.compute_dtype != torch.float16:
+        if self.precision != "fp16":
             return nullcontext()
         return torch.autocast(self.device.type, dtype=torch.float16)
 
@@ -176,9 +190,9 @@ class Colorizer:
         return self._net_output(gray, global_vecs).float()
 
     def _net_output(self, gray: np.ndarray, global_vecs: torch.Tensor) -> torch.Tensor:
-        """The net's output in its own dtype and memory format (channels_last)."""
+        """The net's output in its own dtype and memory format."""
         lightness = self._lightness_lut[self._to_device_u8(gray).long()][:, None]
-        lightness = lightness.to(self._net_dtype).contiguous(memory_format=torch.channels_last)
+        lightness = lightness.to(self._net_dtype).contiguous(memory_format=self._memory_format)
         vecs = global_vecs.to(self.device, self._net_dtype, non_blocking=True) if self.uses_global else None
         if vecs is not None and vecs.shape[0] == 1 and lightness.shape[0] > 1:
             vecs = vecs.expand(lightness.shape[0], -1)

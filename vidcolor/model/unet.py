@@ -43,7 +43,10 @@ def _conv(cin: int, cout: int, stride: int = 1, dilation: int = 1) -> nn.Sequent
 
 
 class ColorNet(nn.Module):
-    """Luma (N,1,H,W), L in [0,100], H and W multiples of 16 -> logits (N,Q,H/4,W/4) or ab (N,2,H/4,W/4)."""
+    """Luma (N,1,H,W), L in [0,100], H and W multiples of 16 -> logits (N,Q,H/4,W/4) or ab (N,2,H/4,W/4).
+
+    The global vector must have the net's dtype. The forward pass is traceable by torch.fx (int8 inference).
+    """
 
     def __init__(self, config: NetConfig):
         super().__init__()
@@ -72,11 +75,12 @@ class ColorNet(nn.Module):
         if self.config.use_global:
             if global_vec is None:
                 raise ValueError("this model needs a global feature vector")
-            g = self.global_proj(global_vec.to(x3.dtype))[:, :, None, None].expand(-1, -1, *x3.shape[2:])
+            g = self.global_proj(global_vec)[:, :, None, None].expand(-1, -1, x3.size(2), x3.size(3))
             x3 = self.fuse(torch.cat([x3, g], dim=1))
-        y = F.interpolate(x3, size=x2.shape[2:], mode="bilinear", align_corners=False)
+        # Sizes are multiples of 16, so every upsampling is exactly 2x (written so for torch.fx: model/int8.py).
+        y = F.interpolate(x3, scale_factor=2.0, mode="bilinear", align_corners=False)
         y = self.up2(torch.cat([y, x2], dim=1))
-        y = F.interpolate(y, size=x1.shape[2:], mode="bilinear", align_corners=False)
+        y = F.interpolate(y, scale_factor=2.0, mode="bilinear", align_corners=False)
         y = self.up1(torch.cat([y, x1], dim=1))
         y = self.head(self.dropout(torch.cat([y, F.avg_pool2d(x0, 2)], dim=1)))
         if self.config.head == "regression":

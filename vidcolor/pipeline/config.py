@@ -19,7 +19,7 @@ class PipelineConfig:
 
     name: str = "default"
     # model
-    working_short_side_px: int = 256
+    working_short_side_px: int = 192
     temperature: float = 0.38
     batch_size: int = 8
     # shots and global features

@@ -22,12 +22,13 @@ class ColorizerSpec:
     checkpoint: Path
     device: str = "auto"
     temperature: float = 0.38
+    precision: str = "auto"
 
     def load(self) -> "Colorizer":
         """The loaded Colorizer."""
         from ...model.colorizer import Colorizer
 
-        return Colorizer(self.checkpoint, device=self.device, temperature=self.temperature)
+        return Colorizer(self.checkpoint, device=self.device, temperature=self.temperature, precision=self.precision)
 
     def model_id(self) -> str:
         """The checkpoint's model id (without building the model on a device)."""
