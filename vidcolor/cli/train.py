@@ -30,6 +30,8 @@ def train(
     device: str = typer.Option("auto", help="auto, cpu or cuda."),
     seed: int = typer.Option(0),
     cache_dir: Optional[Path] = typer.Option(None, help="Where cached global vectors live."),
+    init: Optional[Path] = typer.Option(None, "--init", help="Fine-tune: start from this checkpoint's weights."),
+    soften: float = typer.Option(0.0, "--soften", help="Share of samples with softened (low-detail) input luma."),
 ) -> None:
     """Train a colorization model on colour photos and videos (resumable)."""
     from ..training.train import TrainConfig
@@ -39,10 +41,13 @@ def train(
         fail("--head must be classification or regression")
     if crop_px % 16:
         fail("--crop must be a multiple of 16")
+    if not 0.0 <= soften <= 1.0:
+        fail("--soften must be between 0 and 1")
     cfg = TrainConfig(data=[str(d) for d in data], output=str(output), name=name, head=head,
                       rebalance_lambda=None if rebalance_lambda < 0 else rebalance_lambda,
                       use_global=not no_global, max_steps=steps, max_minutes=minutes, batch_size=batch_size,
                       crop_px=crop_px, learning_rate=learning_rate, weight_decay=weight_decay, dropout=dropout,
                       global_noise=global_noise, global_dropout=global_dropout, device=device, seed=seed,
-                      cache_dir=str(cache_dir) if cache_dir else None)
+                      cache_dir=str(cache_dir) if cache_dir else None,
+                      init_from=str(init) if init else None, soften_prob=soften)
     run_training(cfg)

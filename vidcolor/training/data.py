@@ -140,11 +140,27 @@ def compute_global_vectors(images: list[TrainingImage], cache_path: Path | None,
 class CropSampler:
     """Random crops with scale jitter and flips, made on the training device from in-memory images."""
 
-    def __init__(self, images: list[TrainingImage], device: torch.device, crop_px: int, seed: int = 0):
+    def __init__(self, images: list[TrainingImage], device: torch.device, crop_px: int, seed: int = 0,
+                 soften_prob: float = 0.0):
         self.images = [torch.from_numpy(im.rgb).permute(2, 0, 1).contiguous().to(device) for im in images]
         self.device = device
         self.crop_px = crop_px
+        self.soften_prob = soften_prob
         self.gen = torch.Generator().manual_seed(seed)
+
+    def _soften(self, gray: torch.Tensor) -> torch.Tensor:
+        """Input-only degradation of some samples, like low-resolution or soft video and old film: the
+        luma is shrunk by a random factor (0.35-1) and scaled back, so fine texture is gone."""
+        out = gray.clone()
+        size = gray.shape[-1]
+        for i in range(gray.shape[0]):
+            if not bool(torch.rand((), generator=self.gen) < self.soften_prob):
+                continue
+            small = max(8, int(size * float(torch.empty(()).uniform_(0.35, 1.0, generator=self.gen))))
+            down = F.interpolate(gray[i:i + 1], size=(small, small), mode="bilinear", antialias=True,
+                                 align_corners=False)
+            out[i:i + 1] = F.interpolate(down, size=(size, size), mode="bilinear", align_corners=False)
+        return out
 
     def batch(self, size: int, vectors: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """-> lightness input (N,1,C,C), target ab (N,2,C,C), global vectors (N,1280)."""
@@ -166,6 +182,8 @@ class CropSampler:
         rgb = torch.cat(crops).clamp(0, 1)
         lab = rgb_to_lab(rgb)
         gray = luma709(rgb)
+        if self.soften_prob > 0:
+            gray = self._soften(gray)
         # Film-like jitter of the input only: gamma and grain, so the net does not depend on exact tones.
         gamma = torch.empty(size, 1, 1, 1).uniform_(0.8, 1.25, generator=self.gen).to(self.device)
         grain = torch.randn(gray.shape, generator=self.gen).to(self.device) * torch.empty(size, 1, 1, 1).uniform_(

@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from ..errors import ConfigError
 from ..model.checkpoint import load_checkpoint, save_checkpoint
 from ..model.colorizer import resolve_device
 from ..model.unet import ColorNet, NetConfig
@@ -42,6 +43,8 @@ class TrainConfig:
     device: str = "auto"
     save_every_seconds: float = 120.0
     cache_dir: str | None = None
+    init_from: str | None = None  # fine-tune: start from this checkpoint's weights and chroma bins
+    soften_prob: float = 0.0  # share of samples whose input luma is softened (training/data.py)
     extra: dict = field(default_factory=dict)
 
 
@@ -79,6 +82,13 @@ def train(cfg: TrainConfig, resume: bool = True) -> str:
     net_cfg = NetConfig(base_channels=cfg.base_channels, use_global=cfg.use_global, head=cfg.head,
                         bin_count=bins.count, dropout=cfg.dropout)
     net = ColorNet(net_cfg).to(device)
+    if cfg.init_from:
+        initial = load_checkpoint(cfg.init_from)
+        if initial.net.config != net_cfg:
+            raise ConfigError(f"{cfg.init_from} is a different network ({initial.net.config}); cannot fine-tune "
+                              f"it with these settings ({net_cfg})")
+        net.load_state_dict(initial.net.state_dict())
+        bins = initial.bins
     opt = torch.optim.AdamW(net.parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
     step, elapsed = 0, 0.0
     if resume and out_path.is_file():
@@ -97,7 +107,7 @@ def train(cfg: TrainConfig, resume: bool = True) -> str:
         if cfg.head == "classification" and cfg.rebalance_lambda is not None else None
     bins.centers = bins.centers.to(device)
     vector_std = vectors.std(dim=0, keepdim=True).to(device)
-    sampler = CropSampler(images, device, cfg.crop_px, seed=cfg.seed + step)
+    sampler = CropSampler(images, device, cfg.crop_px, seed=cfg.seed + step, soften_prob=cfg.soften_prob)
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else torch.autocast(
         "cpu", enabled=False)
     if device.type == "cuda":
