@@ -15,7 +15,6 @@ from __future__ import annotations
 import copy
 import os
 from contextlib import nullcontext
-from functools import lru_cache
 
 # OpenMP threads that finish a parallel region spin while waiting for the next one; on 2 cores shared
 # with our own decode/compose/encode threads (or anyone else's process) that spinning steals the core
@@ -32,6 +31,7 @@ from ..errors import ConfigError  # noqa: E402
 from .checkpoint import load_checkpoint  # noqa: E402
 from .color import gray_to_lightness  # noqa: E402
 from .global_encoder import GlobalEncoder  # noqa: E402
+from .cpu_features import cpu_flags  # noqa: E402
 from .int8 import cpu_has_vnni, quantize  # noqa: E402
 from .unet import INPUT_MULTIPLE_PX  # noqa: E402
 
@@ -54,17 +54,9 @@ def resolve_device(requested: str) -> torch.device:
     return torch.device(requested)
 
 
-@lru_cache(maxsize=1)
 def cpu_has_native_bf16() -> bool:
     """True when this CPU computes bf16 in hardware (AVX512-BF16 or AMX); elsewhere bf16 is emulated and slow."""
-    try:
-        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as fh:
-            for line in fh:
-                if line.startswith("flags"):
-                    return any(flag in line.split() for flag in CPU_BF16_FLAGS)
-    except OSError:
-        return False
-    return False
+    return bool(cpu_flags() & set(CPU_BF16_FLAGS))
 
 
 def resolve_precision(requested: str, device: torch.device, int8_calibrated: bool = False) -> str:

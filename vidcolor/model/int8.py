@@ -14,28 +14,18 @@ from __future__ import annotations
 import copy
 import warnings
 from collections.abc import Iterable
-from functools import lru_cache
-
 import torch
 import torch.nn as nn
+
+from .cpu_features import cpu_flags
 
 CPU_VNNI_FLAGS = ("avx512_vnni", "avx_vnni", "amx_int8")
 QUANT_ENGINE = "x86"
 
 
-@lru_cache(maxsize=1)
 def cpu_has_vnni() -> bool:
     """True where int8 dot products run in hardware (AVX512-VNNI, AVX-VNNI or AMX) and torch has the x86 engine."""
-    if QUANT_ENGINE not in torch.backends.quantized.supported_engines:
-        return False
-    try:
-        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as fh:
-            for line in fh:
-                if line.startswith("flags"):
-                    return any(flag in line.split() for flag in CPU_VNNI_FLAGS)
-    except OSError:
-        return False
-    return False
+    return QUANT_ENGINE in torch.backends.quantized.supported_engines and bool(cpu_flags() & set(CPU_VNNI_FLAGS))
 
 
 def _fx():
