@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import os
+import warnings
 from contextlib import nullcontext
 
 # OpenMP threads that finish a parallel region spin while waiting for the next one; on 2 cores shared
@@ -102,6 +103,28 @@ def fold_batch_norms(net: nn.Module) -> nn.Module:
     return net
 
 
+def trace_for_cpu(net: nn.Module, dtype: torch.dtype, memory_format: torch.memory_format) -> nn.Module:
+    """A frozen TorchScript copy of the net (same results, any input size).
+
+    Called from Python, each of the net's ~40 operators takes the GIL again when it starts; with the
+    pipeline's decode, compose and encode threads wanting it too, every one of those waits up to Python's
+    5 ms switch interval, which cost the int8 net most of its speed inside the pipeline. A traced net runs
+    its whole graph without the GIL.
+    """
+    lightness = torch.zeros((1, 1, 64, 64), dtype=dtype).contiguous(memory_format=memory_format)
+    config = net.config
+    example = (lightness, torch.zeros((1, config.global_dim), dtype=dtype)) if config.use_global else (lightness,)
+    # torch 2.13 marks TorchScript deprecated (its successors, torch.compile and torch.export, need a C++
+    # compiler at run time or run the graph from Python again); it still works, so keep it and stay quiet,
+    # and fall back to the eager net where it does not.
+    try:
+        with warnings.catch_warnings(), torch.no_grad():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            return torch.jit.freeze(torch.jit.trace(net.eval(), example, check_trace=False))
+    except (AttributeError, RuntimeError):
+        return net
+
+
 def working_size(height: int, width: int, short_side_px: int) -> tuple[int, int]:
     """Working resolution: short side ~short_side_px, aspect kept, both multiples of 16, never upscaled much."""
     scale = min(1.0, short_side_px / min(height, width)) if min(height, width) > 0 else 1.0
@@ -135,8 +158,10 @@ class Colorizer:
             except ValueError as exc:
                 raise ConfigError(f"{checkpoint_path}: {exc}") from exc
             self._memory_format = torch.contiguous_format
-        self.net = net.to(memory_format=self._memory_format).to(self._net_dtype)
-        self.uses_global = self.net.config.use_global
+        self.net_config = net.config
+        self.uses_global = net.config.use_global
+        net = net.to(memory_format=self._memory_format).to(self._net_dtype)
+        self.net = trace_for_cpu(net, self._net_dtype, self._memory_format) if self.device.type == "cpu" else net
         self.encoder = GlobalEncoder().to(self.device) if self.uses_global else None
         self.temperature = temperature
         self.global_calls = 0
@@ -189,7 +214,7 @@ class Colorizer:
         if vecs is not None and vecs.shape[0] == 1 and lightness.shape[0] > 1:
             vecs = vecs.expand(lightness.shape[0], -1)
         with self._net_autocast():
-            return self.net(lightness, vecs)
+            return self.net(lightness, vecs) if vecs is not None else self.net(lightness)
 
     @torch.inference_mode()
     def predict_ab(self, gray: np.ndarray, global_vecs: torch.Tensor, temperature: float | None = None) -> np.ndarray:
@@ -240,7 +265,7 @@ class Colorizer:
         bins axis last (a view of channels_last output) and, on cpu, in pixel chunks that stay in cache:
         the map is memory-bound here, and whole-map passes cost more than the arithmetic.
         """
-        if self.net.config.head == "regression":
+        if self.net_config.head == "regression":
             return out.float()
         scale = 1.0 / max(self.temperature if temperature is None else temperature, 1e-3)
         n, q, h, w = out.shape
@@ -268,7 +293,7 @@ class Colorizer:
         peaks = []
         for n in (1, 2):
             gray = np.zeros((n, height, width), np.uint8)
-            vec = torch.zeros((1, self.net.config.global_dim), device=self.device)
+            vec = torch.zeros((1, self.net_config.global_dim), device=self.device)
             torch.cuda.synchronize(self.device)
             torch.cuda.reset_peak_memory_stats(self.device)
             base = torch.cuda.memory_allocated(self.device)
@@ -280,7 +305,7 @@ class Colorizer:
     def sample_ab(self, gray: np.ndarray, global_vecs: torch.Tensor, count: int, seed: int = 0,
                   temperature: float = 0.6) -> np.ndarray:
         """(1,H,W) gray -> (count,H,W,2) alternative colorizations sampled from the chroma distribution."""
-        if self.net.config.head == "regression":
+        if self.net_config.head == "regression":
             raise ConfigError("this model predicts one colour per pixel (regression head); it cannot sample variants")
         out = self.logits(gray, global_vecs)
         gen = torch.Generator().manual_seed(seed)

@@ -24,8 +24,14 @@ QUANT_ENGINE = "x86"
 
 
 def cpu_has_vnni() -> bool:
-    """True where int8 dot products run in hardware (AVX512-VNNI, AVX-VNNI or AMX) and torch has the x86 engine."""
-    return QUANT_ENGINE in torch.backends.quantized.supported_engines and bool(cpu_flags() & set(CPU_VNNI_FLAGS))
+    """True where int8 dot products run in hardware (AVX512-VNNI, AVX-VNNI or AMX) and this torch can quantize."""
+    if QUANT_ENGINE not in torch.backends.quantized.supported_engines or not cpu_flags() & set(CPU_VNNI_FLAGS):
+        return False
+    try:
+        _fx()
+    except ImportError:  # a torch without the FX quantization flow
+        return False
+    return True
 
 
 def _fx():

@@ -9,7 +9,8 @@ import cv2
 import numpy as np
 import torch
 
-from ..model.colorizer import Colorizer, working_size
+from ..model.checkpoint import load_checkpoint
+from ..model.colorizer import Colorizer, fold_batch_norms, working_size
 from ..model.color import gray_to_lightness
 from ..model.int8 import calibrate
 from .data import BT709_LUMA, load_training_images
@@ -41,4 +42,4 @@ def calibration_ranges(checkpoint: str | os.PathLike, data: list[str], image_cou
                 lightness = gray_to_lightness(torch.from_numpy(work).float() / 255.0)[None, None]
                 yield lightness, vec
 
-    return calibrate(colorizer.net, batches())
+    return calibrate(fold_batch_norms(load_checkpoint(checkpoint).net), batches())
