@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
+# Traced nets are cached on disk (vidcolor/model/traced_cache.py): keep the tests' copies out of ~/.cache.
+os.environ.setdefault("VIDCOLOR_CACHE_DIR", tempfile.mkdtemp(prefix="vidcolor-test-cache-"))
 
 import media_factory  # noqa: E402
 

@@ -34,6 +34,7 @@ from .color import gray_to_lightness  # noqa: E402
 from .global_encoder import GlobalEncoder  # noqa: E402
 from .cpu_features import cpu_flags  # noqa: E402
 from .int8 import cpu_has_vnni, quantize  # noqa: E402
+from .traced_cache import cache_path, load_or_build  # noqa: E402
 from .unet import INPUT_MULTIPLE_PX  # noqa: E402
 
 DEVICE_CHOICES = ("auto", "cpu", "cuda")
@@ -148,20 +149,27 @@ class Colorizer:
         # Inference copy: batch norms folded into the convolutions; then either the int8 net, kept NCHW
         # (13.5 vs 15.4 ms per 192x336 frame with channels_last input here), or channels_last
         # and cast to bf16 outright when bf16 is chosen (autocast would re-cast every weight on every
-        # call); fp16 keeps autocast.
-        net = fold_batch_norms(ckpt.net.eval()).to(self.device)
-        self._memory_format = torch.channels_last
+        # call); fp16 keeps autocast. On the cpu the result is traced and cached on disk (traced_cache.py).
+        self._memory_format = torch.contiguous_format if self.precision == "int8" else torch.channels_last
         self._net_dtype = torch.bfloat16 if self.precision == "bf16" else torch.float32
-        if self.precision == "int8":
-            try:
-                net = quantize(net, ckpt.int8_ranges)
-            except ValueError as exc:
-                raise ConfigError(f"{checkpoint_path}: {exc}") from exc
-            self._memory_format = torch.contiguous_format
-        self.net_config = net.config
-        self.uses_global = net.config.use_global
-        net = net.to(memory_format=self._memory_format).to(self._net_dtype)
-        self.net = trace_for_cpu(net, self._net_dtype, self._memory_format) if self.device.type == "cpu" else net
+        self.net_config = ckpt.net.config
+        self.uses_global = self.net_config.use_global
+
+        def build() -> nn.Module:
+            net = fold_batch_norms(ckpt.net.eval()).to(self.device)
+            if self.precision == "int8":
+                try:
+                    net = quantize(net, ckpt.int8_ranges)
+                except ValueError as exc:
+                    raise ConfigError(f"{checkpoint_path}: {exc}") from exc
+            net = net.to(memory_format=self._memory_format).to(self._net_dtype)
+            return trace_for_cpu(net, self._net_dtype, self._memory_format) if self.device.type == "cpu" else net
+
+        if self.device.type == "cpu":
+            key = {"precision": self.precision, "int8_ranges": ckpt.int8_ranges if self.precision == "int8" else None}
+            self.net = load_or_build(cache_path(self.model_id, key), build)
+        else:
+            self.net = build()
         self.encoder = GlobalEncoder().to(self.device) if self.uses_global else None
         self.temperature = temperature
         self.global_calls = 0

@@ -22,6 +22,11 @@ from .cpu_features import cpu_flags
 CPU_VNNI_FLAGS = ("avx512_vnni", "avx_vnni", "amx_int8")
 QUANT_ENGINE = "x86"
 
+# The skip concatenations join tensors of different scales; torch's int8 cat then requantizes to the
+# output's calibrated range (which covers both inputs) and warns on every call, also in a net loaded from
+# the trace cache. Measured: int8 vs fp32 on the held-out photos, +0.04 dB mean PSNR (benchmarks/README.md).
+warnings.filterwarnings("ignore", message="All inputs of this cat operator must share")
+
 
 def cpu_has_vnni() -> bool:
     """True where int8 dot products run in hardware (AVX512-VNNI, AVX-VNNI or AMX) and this torch can quantize."""
@@ -106,9 +111,5 @@ def quantize(net: nn.Module, ranges: dict[str, list[float]]) -> nn.Module:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         quantized = quantize_fx.convert_fx(prepared)
-    # The skip concatenations join tensors of different scales; torch's int8 cat then requantizes to the
-    # output's calibrated range (which covers both inputs) and warns on every call. Measured: int8 vs
-    # fp32 on the held-out photos, +0.04 dB mean PSNR (benchmarks/README.md).
-    warnings.filterwarnings("ignore", message="All inputs of this cat operator must share")
     quantized.config = net.config  # callers read the net's config (head, global_dim)
     return quantized.eval()
