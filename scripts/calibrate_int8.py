@@ -2,6 +2,7 @@
 
 The activation ranges are measured on training photos (never the held-out set) at the presets' working
 resolutions; weights are unchanged, so the model id stays the same. See vidcolor/model/int8.py.
+`vidcolor train` does this itself at the end of a run; this script is for checkpoints made before that.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import time
 
 from vidcolor.model.checkpoint import load_checkpoint, save_checkpoint
 from vidcolor.training.calibrate import calibration_ranges
+from vidcolor.training.data import load_training_images
 
 
 def main() -> None:
@@ -21,7 +23,7 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=160, help="photos to calibrate on")
     args = parser.parse_args()
     start = time.monotonic()
-    ranges = calibration_ranges(args.model, args.data, image_count=args.images)
+    ranges = calibration_ranges(args.model, load_training_images(args.data), image_count=args.images)
     ckpt = load_checkpoint(args.model)
     name = ckpt.model_id.rsplit("-", 1)[0]
     training = {**ckpt.training, "int8_calibration": {"images": args.images, "data": args.data}}

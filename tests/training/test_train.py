@@ -38,6 +38,7 @@ def test_train_writes_a_loadable_checkpoint_and_resumes(photo_dir, tmp_path, hea
     model_id = train(cfg)
     ckpt = load_checkpoint(out)
     assert ckpt.model_id == model_id and ckpt.training["steps"] == 3 and ckpt.training["finished"]
+    assert ckpt.int8_ranges  # calibrated at the end, so CPUs with VNNI can run it in int8
     assert (tmp_path / "cache" / "global_vectors.npz").is_file()
     # a finished run is not redone; a longer run resumes from an interrupted checkpoint
     assert train(cfg) == model_id

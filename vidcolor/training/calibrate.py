@@ -13,7 +13,7 @@ from ..model.checkpoint import load_checkpoint
 from ..model.colorizer import Colorizer, fold_batch_norms, working_size
 from ..model.color import gray_to_lightness
 from ..model.int8 import calibrate
-from .data import BT709_LUMA, load_training_images
+from .data import BT709_LUMA, TrainingImage
 
 CALIBRATION_SHORT_SIDES_PX = (192, 256)  # the working resolutions of the shipped presets
 
@@ -23,13 +23,12 @@ def _gray(rgb: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(luma), 0, 255).astype(np.uint8)
 
 
-def calibration_ranges(checkpoint: str | os.PathLike, data: list[str], image_count: int = 160,
+def calibration_ranges(checkpoint: str | os.PathLike, images: list[TrainingImage], image_count: int = 160,
                        short_sides_px: tuple[int, ...] = CALIBRATION_SHORT_SIDES_PX) -> dict[str, list[float]]:
-    """Activation ranges of `checkpoint`'s net over `image_count` photos spread evenly over `data`,
-    each seen whole at every working resolution in `short_sides_px`, with its own global vector as the
-    pipeline computes it."""
+    """Activation ranges of `checkpoint`'s net over `image_count` of `images` (spread evenly), each seen
+    whole at every working resolution in `short_sides_px`, with its own global vector as the pipeline
+    computes it."""
     colorizer = Colorizer(checkpoint, device="cpu", precision="fp32")
-    images = load_training_images(data)
     chosen = images[:: max(1, len(images) // image_count)][:image_count]
 
     def batches() -> Iterator[tuple[torch.Tensor, torch.Tensor | None]]:

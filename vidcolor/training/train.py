@@ -16,6 +16,7 @@ from ..errors import ConfigError
 from ..model.checkpoint import load_checkpoint, save_checkpoint
 from ..model.colorizer import resolve_device
 from ..model.unet import ColorNet, NetConfig
+from .calibrate import calibration_ranges
 from .data import CropSampler, compute_global_vectors, dataset_fingerprint, estimate_prior, load_training_images
 
 OUTPUT_STRIDE = 4
@@ -45,6 +46,7 @@ class TrainConfig:
     cache_dir: str | None = None
     init_from: str | None = None  # fine-tune: start from this checkpoint's weights and chroma bins
     soften_prob: float = 0.0  # share of samples whose input luma is softened (training/data.py)
+    calibrate_int8: bool = True  # measure and store int8 activation ranges at the end
     extra: dict = field(default_factory=dict)
 
 
@@ -160,5 +162,9 @@ def train(cfg: TrainConfig, resume: bool = True) -> str:
         bar.close()
     net.eval()
     model_id = save_checkpoint(out_path, net, bins, name=cfg.name, training=info(True), half_precision=True)
+    if cfg.calibrate_int8:  # so CPUs with VNNI run the new model in int8 (model/int8.py)
+        ranges = calibration_ranges(out_path, images)
+        save_checkpoint(out_path, net, bins, name=cfg.name, training=info(True), half_precision=True,
+                        int8_ranges=ranges)
     print(f"trained {step} steps in {elapsed / 60:.1f} min on {device}; wrote {out_path} ({model_id})")
     return model_id
