@@ -15,7 +15,7 @@ from ..model.color import gray_to_lightness
 from ..model.int8 import calibrate
 from .data import BT709_LUMA, TrainingImage
 
-CALIBRATION_SHORT_SIDES_PX = (192, 256)  # the working resolutions of the shipped presets
+CALIBRATION_SHORT_SIDES_PX = (192, 256)  # working sides the ranges are measured at: the default and the earlier default
 
 
 def _gray(rgb: np.ndarray) -> np.ndarray:
