@@ -14,10 +14,21 @@ from __future__ import annotations
 import copy
 import warnings
 from collections.abc import Iterable
+
 import torch
 import torch.nn as nn
 
 from .cpu_features import cpu_flags
+
+# torch.ao.quantization's FX flow warns that it is deprecated in favour of torchao; it is what ships with
+# torch, and the warning means nothing to a user colorizing a film.
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    try:
+        from torch.ao.quantization import QConfig, QConfigMapping, quantize_fx
+        from torch.ao.quantization.observer import HistogramObserver, MinMaxObserver, PerChannelMinMaxObserver
+    except ImportError:  # a torch without the FX quantization flow: no int8 (cpu_has_vnni says False)
+        quantize_fx = None
 
 CPU_VNNI_FLAGS = ("avx512_vnni", "avx_vnni", "amx_int8")
 QUANT_ENGINE = "x86"
@@ -30,40 +41,18 @@ warnings.filterwarnings("ignore", message="All inputs of this cat operator must 
 
 def cpu_has_vnni() -> bool:
     """True where int8 dot products run in hardware (AVX512-VNNI, AVX-VNNI or AMX) and this torch can quantize."""
-    if QUANT_ENGINE not in torch.backends.quantized.supported_engines or not cpu_flags() & set(CPU_VNNI_FLAGS):
-        return False
-    try:
-        _fx()
-    except ImportError:  # a torch without the FX quantization flow
-        return False
-    return True
-
-
-def _fx():
-    # torch.ao.quantization's FX flow warns that it is deprecated in favour of torchao; it is what ships
-    # with torch, and the warning means nothing to a user colorizing a film.
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        from torch.ao.quantization import QConfig, QConfigMapping, quantize_fx
-        from torch.ao.quantization.observer import HistogramObserver, MinMaxObserver, PerChannelMinMaxObserver
-    return QConfig, QConfigMapping, quantize_fx, HistogramObserver, MinMaxObserver, PerChannelMinMaxObserver
-
-
-def _qconfig_mapping(activation_observer):
-    QConfig, QConfigMapping, _, _, _, PerChannelMinMaxObserver = _fx()
-    weight = PerChannelMinMaxObserver.with_args(dtype=torch.qint8, qscheme=torch.per_channel_symmetric)
-    activation = activation_observer.with_args(dtype=torch.quint8, qscheme=torch.per_tensor_affine)
-    return QConfigMapping().set_global(QConfig(activation=activation, weight=weight))
+    return (quantize_fx is not None and QUANT_ENGINE in torch.backends.quantized.supported_engines
+            and bool(cpu_flags() & set(CPU_VNNI_FLAGS)))
 
 
 def _prepare(net: nn.Module, activation_observer) -> nn.Module:
     """A float copy of `net`, traced, with observers after every quantized operation."""
-    _, _, quantize_fx, _, _, _ = _fx()
-    example = _example(net)
+    weight = PerChannelMinMaxObserver.with_args(dtype=torch.qint8, qscheme=torch.per_channel_symmetric)
+    activation = activation_observer.with_args(dtype=torch.quint8, qscheme=torch.per_tensor_affine)
+    mapping = QConfigMapping().set_global(QConfig(activation=activation, weight=weight))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return quantize_fx.prepare_fx(copy.deepcopy(net).float().eval(), _qconfig_mapping(activation_observer),
-                                      example)
+        return quantize_fx.prepare_fx(copy.deepcopy(net).float().eval(), mapping, _example(net))
 
 
 def _observers(prepared: nn.Module) -> dict[str, nn.Module]:
@@ -83,7 +72,6 @@ def calibrate(net: nn.Module, batches: Iterable[tuple[torch.Tensor, torch.Tensor
     Ranges come from histogram observers (they clip rare outliers to keep resolution where values are);
     each is stored as the [low, high] that reproduces the observer's scale and zero point.
     """
-    _, _, _, HistogramObserver, _, _ = _fx()
     prepared = _prepare(net, HistogramObserver)
     with torch.inference_mode():
         for lightness, vec in batches:
@@ -98,7 +86,6 @@ def calibrate(net: nn.Module, batches: Iterable[tuple[torch.Tensor, torch.Tensor
 
 def quantize(net: nn.Module, ranges: dict[str, list[float]]) -> nn.Module:
     """An int8 copy of `net` (batch norms folded) using stored activation ranges; ValueError if they do not fit."""
-    _, _, quantize_fx, _, MinMaxObserver, _ = _fx()
     torch.backends.quantized.engine = QUANT_ENGINE
     prepared = _prepare(net, MinMaxObserver)
     observers = _observers(prepared)
