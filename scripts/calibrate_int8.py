@@ -23,8 +23,8 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=160, help="photos to calibrate on")
     args = parser.parse_args()
     start = time.monotonic()
-    ranges = calibration_ranges(args.model, load_training_images(args.data), image_count=args.images)
     ckpt = load_checkpoint(args.model)
+    ranges = calibration_ranges(ckpt.net, load_training_images(args.data), image_count=args.images)
     name = ckpt.model_id.rsplit("-", 1)[0]
     training = {**ckpt.training, "int8_calibration": {"images": args.images, "data": args.data}}
     model_id = save_checkpoint(args.output or args.model, ckpt.net, ckpt.bins, name=name, training=training,

@@ -18,9 +18,10 @@ import cv2
 import numpy as np
 
 from ..errors import MediaError
+from ..model.color import photo_luma
 from ..model.colorizer import Colorizer, working_size
 from ..pipeline.colorize import RunOptions, colorize_video
-from ..pipeline.compose import KB, KG, KR, compose_rgb
+from ..pipeline.compose import compose_rgb
 from ..pipeline.config import PipelineConfig
 from ..pipeline.shots import CutDetector, thumbnail
 from .metrics import CDCAccumulator, WarpErrorAccumulator, colorfulness, psnr_rgb, rgb_to_luma, ssim_rgb
@@ -29,18 +30,12 @@ from .report import EvalRow, save_strip
 PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 EVAL_MAX_WIDTH_PX = 640  # video metrics are computed at most this wide (both sides scaled alike)
 SSIM_EVERY_FRAMES = 4
-BT709 = np.array([KR, KG, KB], np.float32)
 VIDEO_VARIANTS = {
     "per-frame": RunOptions(smoothing=False, reuse_global=False, progress=False),
     "reuse only": RunOptions(smoothing=False, reuse_global=True, progress=False),
     "smoothing only": RunOptions(smoothing=True, reuse_global=False, progress=False),
     "vidcolor": RunOptions(smoothing=True, reuse_global=True, progress=False),
 }
-
-
-def photo_luma(rgb: np.ndarray) -> np.ndarray:
-    """BT.709 luma of a gamma-encoded RGB photo: what a black-and-white print of it records."""
-    return np.clip(rgb.astype(np.float32) @ BT709 + 0.5, 0, 255).astype(np.uint8)
 
 
 def colorize_photo(rgb_or_gray: np.ndarray, colorizer: Colorizer, config: PipelineConfig,

@@ -1,8 +1,12 @@
-"""sRGB <-> CIELAB (D65) conversions in torch, for training and batched inference."""
+"""sRGB <-> CIELAB (D65) conversions in torch, for training and batched inference; BT.709 luma."""
 
 from __future__ import annotations
 
+import numpy as np
 import torch
+
+BT709_LUMA = (0.2126, 0.7152, 0.0722)  # R, G, B weights of BT.709 luma Y'
+_BT709_LUMA_F32 = np.array(BT709_LUMA, np.float32)
 
 _RGB_TO_XYZ = torch.tensor(
     [[0.412453, 0.357580, 0.180423], [0.212671, 0.715160, 0.072169], [0.019334, 0.119193, 0.950227]]
@@ -60,3 +64,8 @@ def lab_to_rgb(lab: torch.Tensor) -> torch.Tensor:
 def gray_to_lightness(gray: torch.Tensor) -> torch.Tensor:
     """Full-range gray sRGB values in [0,1] -> CIELAB L in [0,100] (a = b = 0)."""
     return 116 * _lab_f(_srgb_to_linear(gray.float())) - 16
+
+
+def photo_luma(rgb: np.ndarray) -> np.ndarray:
+    """BT.709 luma (uint8) of a gamma-encoded uint8 RGB photo: what a black-and-white print of it records."""
+    return np.clip(rgb.astype(np.float32) @ _BT709_LUMA_F32 + 0.5, 0, 255).astype(np.uint8)

@@ -14,11 +14,10 @@ import torch.nn.functional as F
 
 from ..errors import ConfigError
 from ..model.chroma_bins import ChromaBins, in_gamut_bin_centers
-from ..model.color import gray_to_lightness, rgb_to_lab
+from ..model.color import BT709_LUMA, gray_to_lightness, rgb_to_lab
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 VIDEO_SUFFIXES = {".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v"}
-BT709_LUMA = (0.2126, 0.7152, 0.0722)
 MAX_SOURCE_SHORT_SIDE_PX = 320
 
 

@@ -161,10 +161,9 @@ def train(cfg: TrainConfig, resume: bool = True) -> str:
     finally:
         bar.close()
     net.eval()
-    model_id = save_checkpoint(out_path, net, bins, name=cfg.name, training=info(True), half_precision=True)
-    if cfg.calibrate_int8:  # so CPUs with VNNI run the new model in int8 (model/int8.py)
-        ranges = calibration_ranges(out_path, images)
-        save_checkpoint(out_path, net, bins, name=cfg.name, training=info(True), half_precision=True,
-                        int8_ranges=ranges)
+    # int8 activation ranges, so CPUs with VNNI run the new model in int8 (model/int8.py)
+    ranges = calibration_ranges(net, images, vectors) if cfg.calibrate_int8 else None
+    model_id = save_checkpoint(out_path, net, bins, name=cfg.name, training=info(True), half_precision=True,
+                               int8_ranges=ranges)
     print(f"trained {step} steps in {elapsed / 60:.1f} min on {device}; wrote {out_path} ({model_id})")
     return model_id
