@@ -21,6 +21,13 @@ INTERRUPTED_EXIT_CODE = 130
 
 DEFAULT_MODEL = Path(__file__).resolve().parents[2] / "models" / "vidcolor-base.pt"
 
+# Options shared by the commands that load a model (run, preview, eval).
+MODEL_OPTION = typer.Option(DEFAULT_MODEL, "--model", help="Checkpoint (.pt) to use.")
+PIPELINE_OPTION = typer.Option("default", "--pipeline", help="Preset name (default, fast, archive) or a TOML file.")
+DEVICE_OPTION = typer.Option("auto", "--device", help="auto, cpu or cuda.")
+PRECISION_OPTION = typer.Option("auto", "--precision",
+                                help="Colour net precision: auto, fp32, bf16 or int8 (int8: cpu with VNNI).")
+
 
 @app.callback()
 def _root() -> None:

@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from . import DEFAULT_MODEL, app
+from . import DEVICE_OPTION, MODEL_OPTION, PIPELINE_OPTION, PRECISION_OPTION, app
 
 
 @app.command("eval")
@@ -15,11 +15,10 @@ def evaluate_command(
     paths: list[Path] = typer.Argument(..., help="Colour photos, colour videos, or folders of them."),
     json_path: Optional[Path] = typer.Option(None, "--json", help="Write all rows to this JSON file."),
     strips: Optional[Path] = typer.Option(None, "--strips", help="Folder for side-by-side PNG strips."),
-    model: Path = typer.Option(DEFAULT_MODEL, "--model", help="Checkpoint (.pt) to evaluate."),
-    pipeline: str = typer.Option("default", "--pipeline", help="Preset name or TOML file."),
-    device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
-    precision: str = typer.Option("auto", "--precision",
-                                  help="Colour net precision: auto, fp32, bf16 or int8 (int8: cpu with VNNI)."),
+    model: Path = MODEL_OPTION,
+    pipeline: str = PIPELINE_OPTION,
+    device: str = DEVICE_OPTION,
+    precision: str = PRECISION_OPTION,
     temperature: Optional[list[float]] = typer.Option(None, "--temperature",
                                                       help="Annealed-mean T (repeat to compare several on photos)."),
     max_frames: Optional[int] = typer.Option(None, "--max-frames", help="Score at most this many frames per video."),

@@ -8,7 +8,7 @@ from typing import Optional
 
 import typer
 
-from . import DEFAULT_MODEL, app, fail
+from . import DEVICE_OPTION, MODEL_OPTION, PIPELINE_OPTION, PRECISION_OPTION, app, fail
 
 MAX_GRID_FRAMES = 100
 MAX_VARIANTS = 16
@@ -32,11 +32,10 @@ def preview(
                                  help="Also show K alternative colorizations sampled from the model's chroma "
                                       "distribution (where they differ, the model is unsure)."),
     seed: int = typer.Option(0, "--seed", help="Random seed of the variants."),
-    model: Path = typer.Option(DEFAULT_MODEL, "--model", help="Checkpoint (.pt) to use."),
-    pipeline: str = typer.Option("default", "--pipeline", help="Preset name (default, fast, archive) or a TOML file."),
-    device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
-    precision: str = typer.Option("auto", "--precision",
-                                  help="Colour net precision: auto, fp32, bf16 or int8 (int8: cpu with VNNI)."),
+    model: Path = MODEL_OPTION,
+    pipeline: str = PIPELINE_OPTION,
+    device: str = DEVICE_OPTION,
+    precision: str = PRECISION_OPTION,
     temperature: Optional[float] = typer.Option(None, "--temperature", help="Annealed-mean temperature T."),
     no_smoothing: bool = typer.Option(False, "--no-smoothing", help="As `run --no-smoothing`."),
 ) -> None:

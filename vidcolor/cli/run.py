@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from . import DEFAULT_MODEL, app, fail
+from . import DEVICE_OPTION, MODEL_OPTION, PIPELINE_OPTION, PRECISION_OPTION, app, fail
 
 
 def _pipeline_config(pipeline: str, **overrides):
@@ -28,11 +28,10 @@ def run(
     output: Optional[Path] = typer.Option(None, "-o", "--output",
                                           help="Output file (default: IN_stem.color.EXT beside the input); "
                                                "for a directory, the output folder (default: IN.colorized)."),
-    model: Path = typer.Option(DEFAULT_MODEL, "--model", help="Checkpoint (.pt) to use."),
-    pipeline: str = typer.Option("default", "--pipeline", help="Preset name (default, fast, archive) or a TOML file."),
-    device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
-    precision: str = typer.Option("auto", "--precision",
-                                  help="Colour net precision: auto, fp32, bf16 or int8 (int8: cpu with VNNI)."),
+    model: Path = MODEL_OPTION,
+    pipeline: str = PIPELINE_OPTION,
+    device: str = DEVICE_OPTION,
+    precision: str = PRECISION_OPTION,
     batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Frames per model call."),
     temperature: Optional[float] = typer.Option(None, "--temperature", help="Annealed-mean temperature T."),
     no_smoothing: bool = typer.Option(False, "--no-smoothing", help="Turn temporal smoothing off."),
