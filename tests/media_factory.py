@@ -77,6 +77,14 @@ def _audio_frames(kind: str, duration_s: float, stream: av.audio.stream.AudioStr
         t0 += n
 
 
+def _mux_audio(out: av.container.OutputContainer, stream: av.audio.stream.AudioStream, kind: str,
+               duration_s: float) -> None:
+    """Encode `duration_s` of the test tone into `stream` and mux it, encoder flush included."""
+    for af in _audio_frames(kind, duration_s, stream):
+        out.mux(stream.encode(af))
+    out.mux(stream.encode())
+
+
 def make_clip(
     path: str | Path,
     *,
@@ -175,11 +183,7 @@ def make_clip(
             out.mux(p)
 
         if aus is not None:
-            for af in _audio_frames(audio, duration_ms / 1000.0, aus):
-                for p in aus.encode(af):
-                    out.mux(p)
-            for p in aus.encode():
-                out.mux(p)
+            _mux_audio(out, aus, audio, duration_ms / 1000.0)
 
         if ss is not None:
             for k, (start, text) in enumerate([(100, b"Hello"), (duration_ms // 2, b"World")]):
@@ -204,11 +208,7 @@ def make_non_video(path: str | Path, kind: str = "text") -> Path:
     out = av.open(str(path), "w")
     try:
         aus = out.add_stream("aac", rate=48000, layout="stereo")
-        for af in _audio_frames("aac", 0.2, aus):
-            for p in aus.encode(af):
-                out.mux(p)
-        for p in aus.encode():
-            out.mux(p)
+        _mux_audio(out, aus, "aac", 0.2)
     finally:
         out.close()
     return path
@@ -333,11 +333,7 @@ def make_multi_stream_clip(
         for p in vs.encode():
             out.mux(p)
         for kind, s in streams:
-            for af in _audio_frames(kind, frames / fps, s):
-                for p in s.encode(af):
-                    out.mux(p)
-            for p in s.encode():
-                out.mux(p)
+            _mux_audio(out, s, kind, frames / fps)
     finally:
         out.close()
     return path
