@@ -278,7 +278,7 @@ def bench_model_batches(args) -> None:
     from vidcolor.model.colorizer import Colorizer, working_size
     from vidcolor.pipeline.config import load_pipeline_config
 
-    devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    devices = [d for d in args.model_devices.split(",") if d == "cpu" or torch.cuda.is_available()]
     h, w = working_size(360, 640, load_pipeline_config(args.pipeline).working_short_side_px)
     gray = np.random.default_rng(0).integers(0, 256, size=(MODEL_BATCH_FRAMES, h, w), dtype=np.uint8)
     for device in devices:
@@ -351,6 +351,7 @@ def main() -> None:
     p.add_argument("--rss-pipeline", default="fast", help="preset for --rss (default fast)")
     p.add_argument("--model-batches", action="store_true", help="model frames/s at batch 1..16")
     p.add_argument("--model-precisions", default="fp32,bf16,int8")
+    p.add_argument("--model-devices", default="cpu,cuda", help="devices for --model-batches (cuda where present)")
     p.add_argument("--x264-presets", default=None, help="e.g. medium,fast,veryfast: compare encoder presets")
     p.add_argument("--rss-child", help=argparse.SUPPRESS)
     args = p.parse_args()

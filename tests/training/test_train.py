@@ -80,3 +80,17 @@ def test_softened_inputs_lose_fine_detail():
         return float((lightness[..., 1:] - lightness[..., :-1]).abs().mean())
 
     assert detail(soft) < 0.8 * detail(sharp)
+
+
+def test_cli_can_leave_the_int8_calibration_for_later(photo_dir, tmp_path):
+    from typer.testing import CliRunner
+
+    from vidcolor.cli import app
+
+    out = tmp_path / "m.pt"
+    result = CliRunner().invoke(app, ["train", str(photo_dir), "-o", str(out), "--steps", "1", "--batch-size", "2",
+                                      "--crop", "64", "--device", "cpu", "--cache-dir", str(tmp_path / "cache"),
+                                      "--no-int8-calibration"])
+    assert result.exit_code == 0, result.output
+    ckpt = load_checkpoint(out)
+    assert ckpt.training["finished"] and ckpt.int8_ranges is None

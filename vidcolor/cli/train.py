@@ -32,6 +32,8 @@ def train(
     cache_dir: Optional[Path] = typer.Option(None, help="Where cached global vectors live."),
     init: Optional[Path] = typer.Option(None, "--init", help="Fine-tune: start from this checkpoint's weights."),
     soften: float = typer.Option(0.0, "--soften", help="Share of samples with softened (low-detail) input luma."),
+    no_int8_calibration: bool = typer.Option(False, "--no-int8-calibration",
+                                             help="Skip measuring int8 ranges at the end (scripts/calibrate_int8.py later)."),
 ) -> None:
     """Train a colorization model on colour photos and videos (resumable)."""
     from ..training.train import TrainConfig
@@ -49,5 +51,6 @@ def train(
                       crop_px=crop_px, learning_rate=learning_rate, weight_decay=weight_decay, dropout=dropout,
                       global_noise=global_noise, global_dropout=global_dropout, device=device, seed=seed,
                       cache_dir=str(cache_dir) if cache_dir else None,
-                      init_from=str(init) if init else None, soften_prob=soften)
+                      init_from=str(init) if init else None, soften_prob=soften,
+                      calibrate_int8=not no_int8_calibration)
     run_training(cfg)
