@@ -39,7 +39,7 @@ def main() -> None:
     args = p.parse_args()
     sys.path.insert(0, str(REPO))
     from vidcolor.evaluation.metrics import psnr_rgb
-    from vidcolor.evaluation.runner import EVAL_MAX_WIDTH_PX, _rgb_frames
+    from vidcolor.evaluation.runner import EVAL_MAX_WIDTH_PX, rgb_frames
     from vidcolor.model.colorizer import Colorizer
     from vidcolor.pipeline.colorize import RunOptions, colorize_video
     from vidcolor.pipeline.config import load_pipeline_config
@@ -60,8 +60,8 @@ def main() -> None:
                 stats = colorize_video(clip, outputs[precision], config, colorizer,
                                        RunOptions(overwrite=True, progress=False))
                 print(f"  {clip.name} {colorizer.device} {colorizer.precision}: {stats.fps:.1f} frames/s")
-            readers = {p: _rgb_frames(out, EVAL_MAX_WIDTH_PX) for p, out in outputs.items()}
-            for ref in _rgb_frames(clip, EVAL_MAX_WIDTH_PX):
+            readers = {p: rgb_frames(out, EVAL_MAX_WIDTH_PX) for p, out in outputs.items()}
+            for ref in rgb_frames(clip, EVAL_MAX_WIDTH_PX):
                 frames = {p: next(r) for p, r in readers.items()}
                 for p, frame in frames.items():
                     psnr[p].append(psnr_rgb(frame, ref))

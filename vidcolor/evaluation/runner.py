@@ -71,7 +71,8 @@ def _photo_rows(path: Path, rgb: np.ndarray, colorizer: Colorizer, config: Pipel
     return rows
 
 
-def _rgb_frames(path: Path, width: int | None) -> Iterator[np.ndarray]:
+def rgb_frames(path: Path, width: int | None) -> Iterator[np.ndarray]:
+    """Decoded RGB frames of a video, scaled down to at most `width` pixels wide (the metrics' size)."""
     with av.open(str(path)) as c:
         for frame in c.decode(video=0):
             rgb = frame.to_ndarray(format="rgb24")
@@ -105,10 +106,10 @@ def _video_rows(path: Path, colorizer: Colorizer, config: PipelineConfig, strips
         width = EVAL_MAX_WIDTH_PX
         scores = {name: _VideoScore.new() for name in ["original", "no color", *VIDEO_VARIANTS]}
         cuts = CutDetector(config.cut_threshold)
-        readers = {name: _rgb_frames(out, width) for name, out in outputs.items()}
+        readers = {name: rgb_frames(out, width) for name, out in outputs.items()}
         ref_cfs = []
         strip_frames = None
-        for i, ref in enumerate(_rgb_frames(path, width)):
+        for i, ref in enumerate(rgb_frames(path, width)):
             if max_frames and i >= max_frames:
                 break
             luma = rgb_to_luma(ref)
