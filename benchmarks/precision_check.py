@@ -50,12 +50,12 @@ def main() -> None:
     print(f"# {time.strftime('%Y-%m-%d %H:%M')}  preset {config.name}, model {args.model.name}")
     psnr: dict[str, list[float]] = {p: [] for p in precisions}
     versus_first: dict[str, list[float]] = {p: [] for p in precisions[1:]}
+    colorizers = {p: Colorizer(args.model, device=args.device, temperature=config.temperature, precision=p)
+                  for p in precisions}
     with tempfile.TemporaryDirectory() as tmp:
         for clip in clips:
             outputs = {}
-            for precision in precisions:
-                colorizer = Colorizer(args.model, device=args.device, temperature=config.temperature,
-                                      precision=precision)
+            for precision, colorizer in colorizers.items():
                 outputs[precision] = Path(tmp) / f"{clip.stem}-{precision}.mp4"
                 stats = colorize_video(clip, outputs[precision], config, colorizer,
                                        RunOptions(overwrite=True, progress=False))
