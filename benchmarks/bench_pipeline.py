@@ -222,7 +222,7 @@ def bench_stages(clip: Path, config, colorizer, label: str, out_dir: Path) -> di
     times["end_to_end"], cpu["end_to_end"] = stats.seconds, time.process_time() - c0
     assert stats.frames == n, (stats.frames, n)
     return {"frames": n, "size": f"{info.width}x{info.height}", "times": times, "cpu": cpu, "batch": batch,
-            "stage_bytes": encoded_bytes, "e2e_bytes": e2e_out.stat().st_size}
+            "stage_bytes": encoded_bytes, "e2e_bytes": e2e_out.stat().st_size, "waits": stats.waits_s}
 
 
 def print_stages(label: str, r: dict) -> None:
@@ -237,6 +237,8 @@ def print_stages(label: str, r: dict) -> None:
           f"; slowest: {slowest}")
     print(f"  end-to-end / sum = {t['end_to_end'] / total:.2f}   end-to-end / slowest = "
           f"{t['end_to_end'] / t[slowest]:.2f}")
+    waits = ", ".join(f"{name} {put:.2f}/{get:.2f}" for name, (put, get) in r["waits"].items())
+    print(f"  end to end, seconds waited by producer/consumer per queue: {waits}")
 
 
 # --------------------------------------------------------------------------- memory

@@ -54,6 +54,9 @@ class RunStats:
     concealed_errors: int = 0
     model_id: str = ""
     cut_frames: list[int] = field(default_factory=list)
+    # Per queue between two stages, "producer->consumer": (seconds the producer waited for room,
+    # seconds the consumer waited for items). The stage that never waits is the bottleneck.
+    waits_s: dict[str, tuple[float, float]] = field(default_factory=dict)
 
     @property
     def fps(self) -> float:
@@ -273,6 +276,8 @@ def colorize_video(input_path: str | os.PathLike, output_path: str | os.PathLike
             for t in threads:
                 t.join(timeout=10)
         stats.concealed_errors = source.concealed_errors
+    stats.waits_s = {name: (ch.producer_wait_s, ch.consumer_wait_s) for name, ch in
+                     (("decode->model", decoded), ("model->compose", predicted), ("compose->encode", composed))}
     stats.groups = predictor.groups
     stats.global_calls = colorizer.global_calls - calls_before
     stats.seconds = time.perf_counter() - started

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
@@ -25,21 +26,37 @@ END = object()
 
 
 class Channel:
-    """A bounded queue between two stages (back-pressure), aware of the run's stop event."""
+    """A bounded queue between two stages (back-pressure), aware of the run's stop event.
+
+    It also adds up how long its producer waited for room (the consumer was slower) and how long its
+    consumer waited for items (the producer was slower): where a pipeline's time goes."""
 
     def __init__(self, stop: threading.Event, max_items: int):
         self._q: queue.Queue = queue.Queue(maxsize=max_items)
         self._stop = stop
+        self.producer_wait_s = 0.0
+        self.consumer_wait_s = 0.0
 
     def put(self, item: Any) -> None:
-        while True:
-            if self._stop.is_set():
-                raise Stopped()
-            try:
-                self._q.put(item, timeout=POLL_SECONDS)
-                return
-            except queue.Full:
-                continue
+        if self._stop.is_set():
+            raise Stopped()
+        try:
+            self._q.put_nowait(item)
+            return
+        except queue.Full:
+            pass
+        started = time.perf_counter()
+        try:
+            while True:
+                if self._stop.is_set():
+                    raise Stopped()
+                try:
+                    self._q.put(item, timeout=POLL_SECONDS)
+                    return
+                except queue.Full:
+                    continue
+        finally:
+            self.producer_wait_s += time.perf_counter() - started
 
     def __iter__(self) -> Iterator[Any]:
         """Items until END; a StageFailure is re-raised here."""
@@ -47,9 +64,15 @@ class Channel:
             if self._stop.is_set():
                 raise Stopped()
             try:
-                item = self._q.get(timeout=POLL_SECONDS)
+                item = self._q.get_nowait()
             except queue.Empty:
-                continue
+                started = time.perf_counter()
+                try:
+                    item = self._q.get(timeout=POLL_SECONDS)
+                except queue.Empty:
+                    continue
+                finally:
+                    self.consumer_wait_s += time.perf_counter() - started
             if item is END:
                 return
             if isinstance(item, StageFailure):
