@@ -157,9 +157,8 @@ def _load(args):
     from vidcolor.model.colorizer import Colorizer
     from vidcolor.pipeline.config import load_pipeline_config
 
-    config = load_pipeline_config(args.pipeline)
-    if args.batch_size:
-        config = config.replace(batch_size=args.batch_size)
+    config = load_pipeline_config(args.pipeline).replace(
+        batch_size=args.batch_size, decode_threads=args.decode_threads, encode_threads=args.encode_threads)
     colorizer = Colorizer(args.model, device=args.device, temperature=config.temperature,
                           cpu_threads=args.threads, precision=args.precision)
     return config, colorizer
@@ -177,7 +176,7 @@ def bench_stages(clip: Path, config, colorizer, label: str, out_dir: Path) -> di
 
     times: dict[str, float] = {}
     cpu: dict[str, float] = {}  # process CPU seconds (all threads): steadier than wall time on a shared machine
-    with MediaSource(clip) as source:
+    with MediaSource(clip, threads=config.decode_threads) as source:
         info = source.video
         decoder = FrameDecoder(source, config)
         t, c0 = time.perf_counter(), time.process_time()
@@ -206,7 +205,8 @@ def bench_stages(clip: Path, config, colorizer, label: str, out_dir: Path) -> di
 
         out = out_dir / f"stage_{label}.mp4"
         t, c0 = time.perf_counter(), time.process_time()
-        with MediaSink(out, source, crf=config.crf, preset=config.x264_preset) as sink:
+        with MediaSink(out, source, crf=config.crf, preset=config.x264_preset,
+                       threads=config.encode_threads) as sink:
             for item in items:
                 if isinstance(item, WorkFrame):
                     sink.write_frame(item.luma.y, item.cb, item.cr, item.luma.pts)
@@ -348,6 +348,8 @@ def main() -> None:
     p.add_argument("--precision", default="auto", help="auto, fp32, bf16 or int8 (the colour net)")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's own)")
     p.add_argument("--batch-size", type=int, default=None)
+    p.add_argument("--decode-threads", type=int, default=None, help="H.264 decoder threads (default: the preset's)")
+    p.add_argument("--encode-threads", type=int, default=None, help="libx264 threads (default: the preset's)")
     p.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE)
     p.add_argument("--rss", action="store_true", help="peak RSS of a 1-minute and a 10-minute input")
     p.add_argument("--rss-pipeline", default="fast", help="preset for --rss (default fast)")
@@ -378,7 +380,8 @@ def main() -> None:
         return
     config, colorizer = _load(args)
     print(f"# preset {config.name}: working short side {config.working_short_side_px}, flow "
-          f"{config.flow_preset}, x264 {config.x264_preset} crf {config.crf}; model on "
+          f"{config.flow_preset}, x264 {config.x264_preset} crf {config.crf}; threads decode "
+          f"{config.decode_threads or 'auto'}, encode {config.encode_threads or 'auto'}; model on "
           f"{colorizer.device} {colorizer.precision}")
     if args.x264_presets:
         print(f"x264 presets at crf {config.crf} on {SAMPLE_CLIP.name}'s colorized planes:")

@@ -141,3 +141,28 @@ def test_a_long_shot_is_streamed_with_bounded_memory(clip_factory, tiny, tmp_pat
     stats = colorize_video(src, tmp_path / "long.out.mp4", config, tiny, RunOptions(progress=False))
     assert stats.frames == 400 and stats.groups == 1 and stats.global_calls == config.keyframe_samples
     assert seen["max_pending"] <= config.keyframe_lookahead_frames + config.batch_size + 1
+
+
+def _x264_threads(path: Path) -> int:
+    """The thread count libx264 records in its settings message at the start of the stream."""
+    with av.open(str(path)) as c:
+        for packet in c.demux(video=0):
+            data = bytes(packet)
+            at = data.find(b" threads=")
+            if at >= 0:
+                return int(data[at + 9:].split(b" ")[0])
+    raise AssertionError("no x264 settings message in the stream")
+
+
+def test_encoder_threads_follow_the_config(clip_factory, tiny, tmp_path):
+    src = clip_factory("big.mp4", width=320, height=240, frames=8)  # tall enough for x264 to use 2 threads
+    for threads in (1, 2):
+        out = tmp_path / f"threads{threads}.mp4"
+        colorize_video(src, out, FAST.replace(encode_threads=threads, decode_threads=threads), tiny,
+                       RunOptions(progress=False))
+        assert _x264_threads(out) == threads
+
+
+def test_negative_thread_counts_are_refused():
+    with pytest.raises(ConfigError, match="encode_threads"):
+        FAST.replace(encode_threads=-1)

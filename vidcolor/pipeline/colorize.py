@@ -242,7 +242,7 @@ def colorize_video(input_path: str | os.PathLike, output_path: str | os.PathLike
     calls_before = colorizer.global_calls
     started = time.perf_counter()
     stop = threading.Event()
-    with MediaSource(input_path) as source:
+    with MediaSource(input_path, threads=config.decode_threads) as source:
         info = source.video
         decoder = FrameDecoder(source, config)
         batch_size = colorizer.plan_batch_size(*decoder.work_hw, config.batch_size)
@@ -258,7 +258,8 @@ def colorize_video(input_path: str | os.PathLike, output_path: str | os.PathLike
         bar = tqdm(total=info.frame_count, unit="frame", desc=input_path.name, disable=None if options.progress
                    else True, dynamic_ncols=True, leave=False)
         try:
-            with MediaSink(output, source, crf=config.crf, preset=config.x264_preset) as sink:
+            with MediaSink(output, source, crf=config.crf, preset=config.x264_preset,
+                           threads=config.encode_threads) as sink:
                 for item in composed:
                     if not isinstance(item, WorkFrame):
                         sink.write_packet(item)

@@ -35,6 +35,10 @@ class PipelineConfig:
     x264_preset: str = "medium"
     # streaming
     queue_frames: int = 48
+    # threads of the H.264 decoder and of libx264; 0 lets each library size itself to the machine's cores
+    # (set them when several films run side by side on one machine)
+    decode_threads: int = 0
+    encode_threads: int = 0
 
     def validate(self) -> "PipelineConfig":
         if self.working_short_side_px < 64 or self.working_short_side_px > 1024:
@@ -53,6 +57,8 @@ class PipelineConfig:
             raise ConfigError("keyframe_samples must be between 1 and keyframe_lookahead_frames")
         if self.max_group_seconds <= 0:
             raise ConfigError("max_group_seconds must be positive")
+        if self.decode_threads < 0 or self.encode_threads < 0:
+            raise ConfigError("decode_threads and encode_threads must be 0 (automatic) or more")
         if self.flow_preset not in ("ultrafast", "fast", "medium"):
             raise ConfigError("flow_preset must be ultrafast, fast or medium")
         return self
