@@ -102,7 +102,7 @@ def main() -> None:
     p.add_argument("--model", type=Path, default=REPO / "models" / "vidcolor-base.pt")
     p.add_argument("--gains", default="0,0.4,0.6,0.8,1,1.2")
     p.add_argument("--precision", default="auto", help="colour net precision: auto (int8 on VNNI CPUs), fp32, bf16")
-    args = p.parse_args()
+    args = p.parse_intermixed_args()
     config = load_pipeline_config("default")
     clips = [clip_dir() / name for name in CLIPS]
     if args.what == "oracle":
