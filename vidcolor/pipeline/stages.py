@@ -38,13 +38,6 @@ class Channel:
         self.consumer_wait_s = 0.0
 
     def put(self, item: Any) -> None:
-        if self._stop.is_set():
-            raise Stopped()
-        try:
-            self._q.put_nowait(item)
-            return
-        except queue.Full:
-            pass
         started = time.perf_counter()
         try:
             while True:
@@ -63,16 +56,13 @@ class Channel:
         while True:
             if self._stop.is_set():
                 raise Stopped()
+            started = time.perf_counter()
             try:
-                item = self._q.get_nowait()
+                item = self._q.get(timeout=POLL_SECONDS)
             except queue.Empty:
-                started = time.perf_counter()
-                try:
-                    item = self._q.get(timeout=POLL_SECONDS)
-                except queue.Empty:
-                    continue
-                finally:
-                    self.consumer_wait_s += time.perf_counter() - started
+                continue
+            finally:
+                self.consumer_wait_s += time.perf_counter() - started
             if item is END:
                 return
             if isinstance(item, StageFailure):
