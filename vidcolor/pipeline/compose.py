@@ -10,11 +10,10 @@ import cv2
 import numpy as np
 import torch
 
-from ..model.color import gray_to_lightness
+from ..model.color import BT709_LUMA, gray_to_lightness
 
 # BT.709 luma weights and the Pb/Pr scale factors.
-KR, KB = 0.2126, 0.0722
-KG = 1.0 - KR - KB
+KR, KG, KB = BT709_LUMA
 PB_SCALE = 2.0 * (1.0 - KB)  # 1.8556
 PR_SCALE = 2.0 * (1.0 - KR)  # 1.5748
 LIMITED_Y_BLACK, LIMITED_Y_SPAN = 16.0, 219.0
