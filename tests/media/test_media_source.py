@@ -155,6 +155,22 @@ def test_corrupt_packets_are_concealed_and_counted(clip_factory, ext):
     assert pts == sorted(pts) and len(set(pts)) == len(pts)
 
 
+@pytest.mark.parametrize("ext", ["mkv", "mp4"])
+def test_damage_near_the_end_loses_no_frames_with_many_decoder_threads(clip_factory, ext):
+    # 16 frame threads hold 16 frames: the damaged packets' errors come out while the decoder drains at
+    # the end, where FFmpeg cannot hand out the frames behind them (found on a 16-core GPU machine).
+    path = _corrupt(clip_factory(f"c.{ext}", frames=24, gop=12, audio="aac"), [9, 10, 11])
+    counts = {}
+    for threads in (1, 16):
+        with MediaSource(path, threads=threads, thread_type="FRAME") as src:
+            frames = list(src.luma_frames())
+            counts[threads] = (len(frames), src.concealed_errors, src.truncated_at_seconds)
+        pts = [f.pts for f in frames]
+        assert pts == sorted(pts) and len(set(pts)) == len(pts)
+    assert counts[16] == counts[1]
+    assert counts[1][0] >= 20 and counts[1][2] is None
+
+
 def test_truncated_matroska_tail_still_reads(clip_factory, tmp_path):
     good = clip_factory("t.mkv", frames=48)
     p = tmp_path / "cut.mkv"

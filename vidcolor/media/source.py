@@ -266,6 +266,15 @@ class MediaSource:
         kept = [c.streams[s.index] for s in self.kept_streams]
         index = 0
         last_pts: int | None = None
+
+        def luma(frame: av.VideoFrame) -> LumaFrame:
+            nonlocal index, last_pts
+            lf = self._luma_frame(frame, index, last_pts)
+            last_pts = lf.pts
+            index += 1
+            self.frames_read = index
+            return lf
+
         demux = c.demux([vs, *kept])
         while True:
             try:
@@ -282,23 +291,54 @@ class MediaSource:
                 continue
             if packet.size:
                 self._packets_in += 1
-            try:
-                frames = packet.decode()  # dts None + empty = flush: still decoded
-            except av.error.FFmpegError as e:
-                log.debug("%s: skipped a corrupt video packet (pts %s): %s", self.path.name, packet.pts, e)
-                continue
-            for frame in frames:
-                self._frames_out += 1
-                if frame.is_corrupt:
-                    self._corrupt_frames += 1
-                lf = self._luma_frame(frame, index, last_pts)
-                last_pts = lf.pts
-                index += 1
-                self.frames_read = index
-                yield lf
+            for frame in self._decode(packet):  # dts None + empty = flush: still decoded
+                yield luma(frame)
+        if self._packets_in > self._frames_out and vs.codec_context.thread_count != 1:
+            for frame in self._recover_tail(last_pts):
+                yield luma(frame)
         if index == 0:
             raise MediaError(f"{self.path.name} is truncated or corrupt: no video frame could be decoded")
         self._check_complete(last_pts)
+
+    def _decode(self, packet: av.Packet) -> list[av.VideoFrame]:
+        """The frames a video packet completes; a packet the decoder refuses gives none (counted as damaged)."""
+        try:
+            frames = packet.decode()
+        except av.error.FFmpegError as e:
+            log.debug("%s: skipped a corrupt video packet (pts %s): %s", self.path.name, packet.pts, e)
+            return []
+        self._frames_out += len(frames)
+        self._corrupt_frames += sum(1 for f in frames if f.is_corrupt)
+        return frames
+
+    def _recover_tail(self, last_pts: int | None) -> Iterator[av.VideoFrame]:
+        """The frames after `last_pts` that a frame-threaded decoder lost, decoded again on one thread.
+
+        A frame-threaded decoder holds one frame per thread (16 on a 16-core machine). When a damaged
+        packet's error comes out while it drains at the end of the film, FFmpeg cannot be asked for
+        the frames behind it, and the film would end up to 16 frames early. So, when frames are missing,
+        the stretch from the keyframe before the last frame read is decoded again single-threaded.
+        """
+        with _open_container(self.path) as c:
+            vs = c.streams[self._vindex]
+            vs.codec_context.thread_count = 1
+            if last_pts is not None:
+                try:
+                    c.seek(last_pts, stream=vs, backward=True, any_frame=False)
+                except av.error.FFmpegError:
+                    pass  # not seekable: decode from the start and skip what was read
+            for packet in c.demux(vs):
+                try:
+                    frames = packet.decode()
+                except av.error.FFmpegError:
+                    continue  # damaged again: already counted in the first pass
+                for frame in frames:
+                    if frame.pts is None or (last_pts is not None and frame.pts <= last_pts):
+                        continue
+                    self._frames_out += 1
+                    self._corrupt_frames += int(frame.is_corrupt)
+                    log.debug("%s: frame at pts %s recovered by a single-threaded decode", self.path.name, frame.pts)
+                    yield frame
 
     def _check_complete(self, last_pts: int | None) -> None:
         """Warn (once, one line) when the frames read end well before the film's declared duration."""
