@@ -158,7 +158,8 @@ def _load(args):
     from vidcolor.pipeline.config import load_pipeline_config
 
     config = load_pipeline_config(args.pipeline).replace(
-        batch_size=args.batch_size, decode_threads=args.decode_threads, encode_threads=args.encode_threads)
+        batch_size=args.batch_size, decode_threads=args.decode_threads, encode_threads=args.encode_threads,
+        opencv_threads=args.opencv_threads)
     colorizer = Colorizer(args.model, device=args.device, temperature=config.temperature,
                           cpu_threads=args.threads, precision=args.precision)
     return config, colorizer
@@ -171,12 +172,13 @@ def bench_stages(clip: Path, config, colorizer, label: str, out_dir: Path) -> di
 
     from vidcolor.media import LumaFrame, MediaSink, MediaSource, chroma_shape_for
     from vidcolor.pipeline.colorize import (END, ChromaComposer, ChromaPredictor, FrameDecoder, RunOptions,
-                                            WorkFrame, colorize_video)
+                                            WorkFrame, colorize_video, opencv_threads)
     from vidcolor.pipeline.smoothing import FlowSmoother
 
     times: dict[str, float] = {}
     cpu: dict[str, float] = {}  # process CPU seconds (all threads): steadier than wall time on a shared machine
-    with MediaSource(clip, threads=config.decode_threads) as source:
+    # the stages alone run with the OpenCV threads colorize_video gives them
+    with opencv_threads(config.opencv_threads), MediaSource(clip, threads=config.decode_threads) as source:
         info = source.video
         decoder = FrameDecoder(source, config)
         t, c0 = time.perf_counter(), time.process_time()
@@ -350,6 +352,9 @@ def main() -> None:
     p.add_argument("--batch-size", type=int, default=None)
     p.add_argument("--decode-threads", type=int, default=None, help="H.264 decoder threads (default: the preset's)")
     p.add_argument("--encode-threads", type=int, default=None, help="libx264 threads (default: the preset's)")
+    p.add_argument("--opencv-threads", type=int, default=None, help="OpenCV threads (default: the preset's)")
+    p.add_argument("--switch-interval-ms", type=float, default=None,
+                   help="Python's GIL switch interval for the run (default: Python's 5 ms)")
     p.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE)
     p.add_argument("--rss", action="store_true", help="peak RSS of a 1-minute and a 10-minute input")
     p.add_argument("--rss-pipeline", default="fast", help="preset for --rss (default fast)")
@@ -378,10 +383,13 @@ def main() -> None:
         print("model throughput at working resolution (predict_ab: net + annealed mean + upsampling):")
         bench_model_batches(args)
         return
+    if args.switch_interval_ms:
+        sys.setswitchinterval(args.switch_interval_ms / 1000)
     config, colorizer = _load(args)
     print(f"# preset {config.name}: working short side {config.working_short_side_px}, flow "
           f"{config.flow_preset}, x264 {config.x264_preset} crf {config.crf}; threads decode "
-          f"{config.decode_threads or 'auto'}, encode {config.encode_threads or 'auto'}; model on "
+          f"{config.decode_threads or 'auto'}, encode {config.encode_threads or 'auto'}, OpenCV "
+          f"{config.opencv_threads or 'auto'}; GIL switch {sys.getswitchinterval() * 1000:g} ms; model on "
           f"{colorizer.device} {colorizer.precision}")
     if args.x264_presets:
         print(f"x264 presets at crf {config.crf} on {SAMPLE_CLIP.name}'s colorized planes:")

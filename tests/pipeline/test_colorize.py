@@ -5,12 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import av
+import cv2
 import numpy as np
 import pytest
 
 import media_factory as mf
 from vidcolor.errors import ConfigError
 from vidcolor.model.colorizer import Colorizer
+import vidcolor.pipeline.colorize as colorize_module
 from vidcolor.pipeline.colorize import RunOptions, colorize_video, default_output_path
 from vidcolor.pipeline.config import load_pipeline_config
 
@@ -126,7 +128,6 @@ def test_failure_mid_run_leaves_no_file(gray_clip, tiny, tmp_path, monkeypatch):
 def test_a_long_shot_is_streamed_with_bounded_memory(clip_factory, tiny, tmp_path, monkeypatch):
     """One 400-frame shot with no cut and no time split: the model stage never holds more than
     the keyframe lookahead plus a batch, however long the shot."""
-    import vidcolor.pipeline.colorize as colorize_module
 
     src = clip_factory("long.mp4", width=64, height=48, frames=400, fps=25)
     config = FAST.replace(max_group_seconds=1000.0)
@@ -166,3 +167,27 @@ def test_encoder_threads_follow_the_config(clip_factory, tiny, tmp_path):
 def test_negative_thread_counts_are_refused():
     with pytest.raises(ConfigError, match="encode_threads"):
         FAST.replace(encode_threads=-1)
+
+
+def test_opencv_threads_are_capped_for_the_run_and_restored(clip_factory, tiny, tmp_path, monkeypatch):
+    src = clip_factory("cv.mp4", frames=4)
+    seen = []
+    real_compose = colorize_module.ChromaComposer.compose
+
+    def spy(self, item):
+        seen.append(cv2.getNumThreads())
+        return real_compose(self, item)
+
+    monkeypatch.setattr(colorize_module.ChromaComposer, "compose", spy)
+    before = cv2.getNumThreads()
+    try:
+        cv2.setNumThreads(16)
+        colorize_video(src, tmp_path / "auto.mp4", FAST, tiny, RunOptions(progress=False))
+        assert set(seen) == {colorize_module.OPENCV_AUTO_MAX_THREADS} and cv2.getNumThreads() == 16
+        seen.clear()
+        colorize_video(src, tmp_path / "one.mp4", FAST.replace(opencv_threads=1), tiny, RunOptions(progress=False))
+        assert set(seen) == {1} and cv2.getNumThreads() == 16
+    finally:
+        cv2.setNumThreads(before)
+    with pytest.raises(ConfigError, match="opencv_threads"):
+        FAST.replace(opencv_threads=-1)

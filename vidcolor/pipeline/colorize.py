@@ -13,6 +13,8 @@ import os
 import threading
 import time
 from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -231,6 +233,24 @@ class ChromaComposer:
         out.put(END)
 
 
+OPENCV_AUTO_MAX_THREADS = 4
+
+
+@contextmanager
+def opencv_threads(count: int) -> Iterator[int]:
+    """OpenCV's thread count for a run (0: OpenCV's own, at most OPENCV_AUTO_MAX_THREADS); restored after.
+
+    OpenCV's pool is process-wide and sized to every core; on the small images of cut detection, flow and
+    chroma planes more than a few threads only spin, taking cores from x264 (benchmarks/README.md).
+    """
+    before = cv2.getNumThreads()
+    cv2.setNumThreads(count or max(1, min(OPENCV_AUTO_MAX_THREADS, before)))
+    try:
+        yield cv2.getNumThreads()
+    finally:
+        cv2.setNumThreads(before)
+
+
 def colorize_video(input_path: str | os.PathLike, output_path: str | os.PathLike | None,
                    config: PipelineConfig, colorizer: Colorizer, options: RunOptions | None = None) -> RunStats:
     """Colorize one film into output_path (written atomically); returns what was done."""
@@ -242,7 +262,7 @@ def colorize_video(input_path: str | os.PathLike, output_path: str | os.PathLike
     calls_before = colorizer.global_calls
     started = time.perf_counter()
     stop = threading.Event()
-    with MediaSource(input_path, threads=config.decode_threads) as source:
+    with opencv_threads(config.opencv_threads), MediaSource(input_path, threads=config.decode_threads) as source:
         info = source.video
         decoder = FrameDecoder(source, config)
         batch_size = colorizer.plan_batch_size(*decoder.work_hw, config.batch_size)
