@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+import weakref
 
 import numpy as np
 import pytest
@@ -19,11 +20,20 @@ from vidcolor.pipeline.config import load_pipeline_config
 FAST = load_pipeline_config("fast").replace(batch_size=8)
 
 
-class _OomAbove:
-    """Wraps the colour net: raises CUDA's out-of-memory error for batches larger than `limit`."""
+# What a GPU raises for a batch larger than it can take: out of memory, or (measured on an H100 with
+# a 5999-frame batch that fit in its memory) a kernel's 32-bit index limit.
+TOO_LARGE = {
+    "oom": lambda: torch.cuda.OutOfMemoryError("CUDA out of memory (simulated)"),
+    "int_max": lambda: RuntimeError("upsample_bilinear2d_nhwc only supports output tensors with less than "
+                                    "INT_MAX elements, but got [5999, 128, 48, 84]"),
+}
 
-    def __init__(self, net, limit: int):
-        self.net, self.limit, self.sizes = net, limit, []
+
+class _OomAbove:
+    """Wraps the colour net: raises CUDA's out-of-memory error (or `error`) for batches larger than `limit`."""
+
+    def __init__(self, net, limit: int, error=TOO_LARGE["oom"]):
+        self.net, self.limit, self.error, self.sizes = net, limit, error, []
 
     def __getattr__(self, name):
         return getattr(self.net, name)
@@ -31,16 +41,17 @@ class _OomAbove:
     def __call__(self, x, vec):
         self.sizes.append(x.shape[0])
         if x.shape[0] > self.limit:
-            raise torch.cuda.OutOfMemoryError("CUDA out of memory (simulated)")
+            raise self.error()
         return self.net(x, vec)
 
 
-def test_out_of_memory_halves_the_batch_and_skips_no_frame(tiny_model):
+@pytest.mark.parametrize("error", sorted(TOO_LARGE))
+def test_out_of_memory_halves_the_batch_and_skips_no_frame(tiny_model, error):
     c = Colorizer(tiny_model, device="cpu", precision="fp32")
     gray = np.random.default_rng(1).integers(0, 256, size=(7, 64, 96), dtype=np.uint8)
     vec = c.global_features(gray[0])
     expected = np.concatenate([c.predict_ab(g[None], vec) for g in gray])
-    c.net = _OomAbove(c.net, limit=2)
+    c.net = _OomAbove(c.net, limit=2, error=TOO_LARGE[error])
     got = c.predict_ab(gray, vec)
     assert got.shape == (7, 64, 96, 2)
     np.testing.assert_allclose(got, expected, atol=1e-4)
@@ -48,6 +59,39 @@ def test_out_of_memory_halves_the_batch_and_skips_no_frame(tiny_model):
     c.net.sizes.clear()
     c.predict_ab(gray, vec)  # later batches are pre-split: no new out-of-memory attempt
     assert max(c.net.sizes) <= 2
+
+
+class _OomHoldingMemory(_OomAbove):
+    """Fails like _OomAbove while a large activation is alive in its frame, as a real net's forward does."""
+
+    def __call__(self, x, vec):
+        activation = torch.empty(x.shape[0], 64, 1024)
+        self.last_failed = weakref.ref(activation)
+        self.alive_at_retry = getattr(self, "alive_at_retry", [])
+        if x.shape[0] <= self.limit:
+            self.alive_at_retry.append(self.failed is not None and self.failed() is not None)
+        self.failed = self.last_failed if x.shape[0] > self.limit else None
+        return super().__call__(x, vec)
+
+
+def test_out_of_memory_retry_frees_the_failed_attempt_first(tiny_model):
+    # Retrying inside the except block keeps the traceback, and with it the failed attempt's tensors
+    # (on a GPU: its memory), alive; found on an H100 that then ran out again at every halving.
+    c = Colorizer(tiny_model, device="cpu", precision="fp32")
+    c.net = _OomHoldingMemory(c.net, limit=2)
+    c.net.failed = None
+    gray = np.zeros((4, 32, 32), np.uint8)
+    assert c.predict_ab(gray, c.global_features(gray[0])).shape[0] == 4
+    assert c.net.alive_at_retry and not any(c.net.alive_at_retry)
+
+
+def test_other_runtime_errors_are_not_taken_for_a_batch_too_large(tiny_model):
+    c = Colorizer(tiny_model, device="cpu")
+    c.net = _OomAbove(c.net, limit=0, error=lambda: RuntimeError("expected scalar type Float but found Half"))
+    gray = np.zeros((4, 32, 32), np.uint8)
+    with pytest.raises(RuntimeError, match="scalar type"):
+        c.predict_ab(gray, c.global_features(gray[0]))
+    assert c.net.sizes == [4] and c.oom_splits == 0
 
 
 def test_out_of_memory_at_batch_one_is_raised(tiny_model):

@@ -42,6 +42,9 @@ PRECISION_CHOICES = ("auto", "fp32", "bf16", "int8")
 CUDA_TARGET_BATCH = 32  # frames per call on a GPU when memory allows (more than the cpu presets' 8)
 CUDA_MEMORY_SHARE = 0.6  # share of the free GPU memory a batch may plan to use
 CPU_BF16_FLAGS = ("avx512_bf16", "amx_bf16")  # /proc/cpuinfo flags of CPUs with native bf16 maths
+# Kernels that index with 32-bit integers (bilinear upsampling in channels_last, among others) refuse
+# tensors of INT_MAX elements or more: on an 80 GB GPU a batch can fit in memory and still be too large.
+TOO_LARGE_FOR_KERNEL = ("INT_MAX", "32-bit index")
 DECODE_CHUNK_PX = 4096  # pixels per annealed-mean step on cpu: 4096 x Q floats stay in the L2 cache
 
 
@@ -228,23 +231,27 @@ class Colorizer:
     def predict_ab(self, gray: np.ndarray, global_vecs: torch.Tensor, temperature: float | None = None) -> np.ndarray:
         """(N,H,W) uint8 gray at working size -> (N,H,W,2) float32 ab at the same size.
 
-        On an out-of-memory error the batch is split in halves and retried, and later batches are
-        pre-split to the size that worked: frames are never skipped.
+        On an out-of-memory error (or a batch too large for a kernel's 32-bit indexing) the batch is split
+        in halves and retried, and later batches are pre-split to the size that worked: frames are never
+        skipped.
         """
         n = gray.shape[0]
         if self.max_batch is not None and n > self.max_batch:
             return self._predict_split(gray, global_vecs, temperature, self.max_batch)
         try:
             return self._predict_once(gray, global_vecs, temperature)
-        except torch.OutOfMemoryError:
-            if n == 1:
+        except RuntimeError as exc:  # torch.OutOfMemoryError is one
+            too_large = isinstance(exc, torch.OutOfMemoryError) or any(t in str(exc) for t in TOO_LARGE_FOR_KERNEL)
+            if not too_large or n == 1:
                 raise
-            if self.device.type == "cuda":
-                torch.cuda.empty_cache()
-            self.oom_splits += 1
-            half = (n + 1) // 2
-            self.max_batch = half if self.max_batch is None else min(self.max_batch, half)
-            return self._predict_split(gray, global_vecs, temperature, half)
+        # Retried only out here: inside the except block the traceback keeps the failed attempt's frames,
+        # and with them its GPU tensors, alive (an H100 with 3 GiB free ran out again at every halving).
+        if self.device.type == "cuda":
+            torch.cuda.empty_cache()
+        self.oom_splits += 1
+        half = (n + 1) // 2
+        self.max_batch = half if self.max_batch is None else min(self.max_batch, half)
+        return self._predict_split(gray, global_vecs, temperature, half)
 
     def _predict_split(self, gray: np.ndarray, global_vecs: torch.Tensor, temperature: float | None,
                        size: int) -> np.ndarray:
