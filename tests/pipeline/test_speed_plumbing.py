@@ -62,15 +62,19 @@ def test_out_of_memory_halves_the_batch_and_skips_no_frame(tiny_model, error):
 
 
 class _OomHoldingMemory(_OomAbove):
-    """Fails like _OomAbove while a large activation is alive in its frame, as a real net's forward does."""
+    """Like _OomAbove, but each call holds an activation in its frame, as a real net's forward does, and
+    records whether the last failed call's activation was still alive when the next call began."""
+
+    def __init__(self, net, limit: int):
+        super().__init__(net, limit)
+        self.failed_activation = None
+        self.alive_at_next_call: list[bool] = []
 
     def __call__(self, x, vec):
+        if self.failed_activation is not None:
+            self.alive_at_next_call.append(self.failed_activation() is not None)
         activation = torch.empty(x.shape[0], 64, 1024)
-        self.last_failed = weakref.ref(activation)
-        self.alive_at_retry = getattr(self, "alive_at_retry", [])
-        if x.shape[0] <= self.limit:
-            self.alive_at_retry.append(self.failed is not None and self.failed() is not None)
-        self.failed = self.last_failed if x.shape[0] > self.limit else None
+        self.failed_activation = weakref.ref(activation) if x.shape[0] > self.limit else None
         return super().__call__(x, vec)
 
 
@@ -79,10 +83,9 @@ def test_out_of_memory_retry_frees_the_failed_attempt_first(tiny_model):
     # (on a GPU: its memory), alive; found on an H100 that then ran out again at every halving.
     c = Colorizer(tiny_model, device="cpu", precision="fp32")
     c.net = _OomHoldingMemory(c.net, limit=2)
-    c.net.failed = None
     gray = np.zeros((4, 32, 32), np.uint8)
     assert c.predict_ab(gray, c.global_features(gray[0])).shape[0] == 4
-    assert c.net.alive_at_retry and not any(c.net.alive_at_retry)
+    assert c.net.alive_at_next_call == [False]
 
 
 def test_other_runtime_errors_are_not_taken_for_a_batch_too_large(tiny_model):
