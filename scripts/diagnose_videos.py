@@ -17,7 +17,6 @@ import sys
 import tempfile
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
@@ -25,38 +24,10 @@ sys.path.insert(0, str(REPO))
 
 from vidcolor.evaluation.metrics import psnr_rgb  # noqa: E402
 from vidcolor.evaluation.runner import EVAL_MAX_WIDTH_PX, HELDOUT_CLIP_NAMES, heldout_clips, rgb_frames  # noqa: E402
-from vidcolor.model.colorizer import Colorizer, working_size  # noqa: E402
+from vidcolor.evaluation.true_chroma import TrueChromaColorizer, true_ab  # noqa: E402
+from vidcolor.model.colorizer import Colorizer  # noqa: E402
 from vidcolor.pipeline.colorize import RunOptions, colorize_video  # noqa: E402
 from vidcolor.pipeline.config import load_pipeline_config  # noqa: E402
-
-class TrueChroma:
-    """Stands in for the model: each frame's own CIELAB ab at working resolution, in decoding order."""
-
-    model_id = "true-chroma"
-    global_calls = 0
-
-    def __init__(self, clip: Path, short_side_px: int):
-        self.ab = []
-        for rgb in rgb_frames(clip, None):
-            h, w = working_size(rgb.shape[0], rgb.shape[1], short_side_px)
-            lab = cv2.cvtColor(rgb.astype(np.float32) / 255.0, cv2.COLOR_RGB2Lab)
-            self.ab.append(cv2.resize(lab[..., 1:], (w, h), interpolation=cv2.INTER_AREA))
-        self.next_frame = 0
-
-    def plan_batch_size(self, height: int, width: int, requested: int) -> int:
-        return requested
-
-    def scene_features(self, grays):
-        return np.zeros((1, 1), np.float32)
-
-    def frame_features(self, grays):
-        return np.zeros((len(grays), 1), np.float32)
-
-    def predict_ab(self, gray, vecs, temperature=None):
-        batch = self.ab[self.next_frame:self.next_frame + len(gray)]
-        self.next_frame += len(gray)
-        return np.stack(batch)
-
 
 class MappedAb:
     """A Colorizer whose ab is transformed: scaled by `gain`, or averaged with other nets' ab."""
@@ -97,7 +68,7 @@ def main() -> None:
     config = load_pipeline_config("default")
     clips = heldout_clips()
     if args.what == "oracle":
-        report("true chroma", [clip_psnr(c, TrueChroma(c, config.working_short_side_px), config) for c in clips])
+        report("true chroma", [clip_psnr(c, TrueChromaColorizer(true_ab(rgb_frames(c, None), config.working_short_side_px)), config) for c in clips])
         return
     if args.what == "gain":
         net = Colorizer(args.model, precision=args.precision)

@@ -1,6 +1,6 @@
 """The colour path without the model: the true chroma, fed in where the model's goes, comes back out.
 
-A colour clip is reduced to its luma by the pipeline as usual; an oracle stands in for the model and
+A colour clip is reduced to its luma by the pipeline as usual; `TrueChromaColorizer` stands in for the model and
 returns each frame's true CIELAB ab at working resolution. Everything after the model runs for real:
 Lab -> RGB at the source's lightness, BT.709 Cb/Cr in the source's range, upsampling to 4:2:0, libx264,
 muxing, and decoding with the output's colour tags. What comes back must match the colour original
@@ -19,39 +19,12 @@ import pytest
 
 import media_factory as mf
 from vidcolor.evaluation.metrics import psnr_rgb
-from vidcolor.model.colorizer import working_size
+from vidcolor.evaluation.true_chroma import TrueChromaColorizer, true_ab
 from vidcolor.pipeline.colorize import RunOptions, colorize_video
 from vidcolor.pipeline.config import load_pipeline_config
 
 CONFIG = load_pipeline_config("default").replace(x264_preset="ultrafast", batch_size=4, keyframe_lookahead_frames=6)
 WIDTH, HEIGHT, FRAMES = 192, 128, 16
-
-
-class OracleColorizer:
-    """Stands in for `Colorizer` in `colorize_video`: hands out the true ab of the frames, in order."""
-
-    model_id = "oracle"
-
-    def __init__(self, true_ab: list[np.ndarray], sign: float = 1.0):
-        self.true_ab = true_ab
-        self.sign = sign  # -1 paints the opposite hues: the power check
-        self.next_frame = 0
-        self.global_calls = 0
-
-    def plan_batch_size(self, height: int, width: int, requested: int) -> int:
-        return requested
-
-    def scene_features(self, grays: list[np.ndarray]) -> np.ndarray:
-        return np.zeros((1, 1), np.float32)
-
-    def frame_features(self, grays: list[np.ndarray]) -> np.ndarray:
-        return np.zeros((len(grays), 1), np.float32)
-
-    def predict_ab(self, gray: np.ndarray, vecs, temperature: float | None = None) -> np.ndarray:
-        batch = self.true_ab[self.next_frame:self.next_frame + len(gray)]
-        assert all(ab.shape[:2] == g.shape for ab, g in zip(batch, gray))
-        self.next_frame += len(gray)
-        return self.sign * np.stack(batch)
 
 
 def _colour_clip(path: Path) -> Path:
@@ -78,16 +51,6 @@ def _rgb_frames(path: Path) -> list[np.ndarray]:
         return [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
 
 
-def _true_ab(frames: list[np.ndarray]) -> list[np.ndarray]:
-    """Each frame's CIELAB ab, averaged down to the pipeline's working size."""
-    h, w = working_size(HEIGHT, WIDTH, CONFIG.working_short_side_px)
-    res = []
-    for rgb in frames:
-        lab = cv2.cvtColor(rgb.astype(np.float32) / 255.0, cv2.COLOR_RGB2Lab)
-        res.append(cv2.resize(lab[..., 1:], (w, h), interpolation=cv2.INTER_AREA))
-    return res
-
-
 @pytest.fixture(scope="module")
 def colour_clip(tmp_path_factory) -> tuple[Path, list[np.ndarray]]:
     path = _colour_clip(tmp_path_factory.mktemp("fidelity") / "colour.mp4")
@@ -102,7 +65,7 @@ def _mean_psnr(out: Path, originals: list[np.ndarray]) -> float:
 
 def test_true_chroma_survives_the_pipeline(colour_clip, tmp_path):
     src, originals = colour_clip
-    oracle = OracleColorizer(_true_ab(originals))
+    oracle = TrueChromaColorizer(true_ab(originals, CONFIG.working_short_side_px))
     stats = colorize_video(src, tmp_path / "oracle.mp4", CONFIG, oracle, RunOptions(smoothing=False, progress=False))
     assert stats.frames == FRAMES and oracle.next_frame == FRAMES
     no_colour = float(np.mean([psnr_rgb(np.repeat(cv2.cvtColor(o, cv2.COLOR_RGB2GRAY)[..., None], 3, axis=2), o)
@@ -117,6 +80,6 @@ def test_true_chroma_survives_the_pipeline(colour_clip, tmp_path):
 def test_fidelity_check_has_power(colour_clip, tmp_path):
     """Opposite hues through the same path score far below the true ones: the test above can fail."""
     src, originals = colour_clip
-    oracle = OracleColorizer(_true_ab(originals), sign=-1.0)
+    oracle = TrueChromaColorizer(true_ab(originals, CONFIG.working_short_side_px), sign=-1.0)
     colorize_video(src, tmp_path / "opposite.mp4", CONFIG, oracle, RunOptions(smoothing=False, progress=False))
     assert _mean_psnr(tmp_path / "opposite.mp4", originals) < 15.0  # measured 6.9 dB
