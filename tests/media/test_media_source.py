@@ -165,8 +165,10 @@ def test_damage_near_the_end_loses_no_frames_with_many_decoder_threads(clip_fact
         with MediaSource(path, threads=threads, thread_type="FRAME") as src:
             frames = list(src.luma_frames())
             counts[threads] = (len(frames), src.concealed_errors, src.truncated_at_seconds)
+            previewed = [f.pts for f in src.frames_from(0.0)]  # the previews' decoding path
         pts = [f.pts for f in frames]
         assert pts == sorted(pts) and len(set(pts)) == len(pts)
+        assert previewed == pts
     assert counts[16] == counts[1]
     assert counts[1][0] >= 20 and counts[1][2] is None
 

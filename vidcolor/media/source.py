@@ -295,6 +295,8 @@ class MediaSource:
                 yield luma(frame)
         if self._packets_in > self._frames_out and vs.codec_context.thread_count != 1:
             for frame in self._recover_tail(last_pts):
+                self._frames_out += 1
+                self._corrupt_frames += int(frame.is_corrupt)
                 yield luma(frame)
         if index == 0:
             raise MediaError(f"{self.path.name} is truncated or corrupt: no video frame could be decoded")
@@ -335,8 +337,6 @@ class MediaSource:
                 for frame in frames:
                     if frame.pts is None or (last_pts is not None and frame.pts <= last_pts):
                         continue
-                    self._frames_out += 1
-                    self._corrupt_frames += int(frame.is_corrupt)
                     log.debug("%s: frame at pts %s recovered by a single-threaded decode", self.path.name, frame.pts)
                     yield frame
 
@@ -389,12 +389,18 @@ class MediaSource:
                 continue  # the seek landed after the target: try further back
             if found is None:
                 break
-            frame, last_pts = found
-            lf = self._luma_frame(frame, -1, None)
-            rate = info.average_rate
-            lf.index = int(round((lf.pts - info.start_pts) * tb * rate)) if rate else -1
-            return lf
+            frame, _ = found
+            return self._frame_by_time(frame, None)
         raise MediaError(f"cannot take a frame at {seconds:g} s: it lies beyond the end of {self.path.name}")
+
+    def _frame_by_time(self, frame: av.VideoFrame, last_pts: int | None) -> LumaFrame:
+        """A LumaFrame whose `index` is its frame number from the film's start, from its timestamp and the
+        average rate (-1 when that is unknown): for frames decoded after a seek."""
+        info = self.video
+        lf = self._luma_frame(frame, -1, last_pts)
+        rate = info.average_rate
+        lf.index = int(round((lf.pts - info.start_pts) * info.time_base * rate)) if rate else -1
+        return lf
 
     def _decode_until(self, c, vs, target: int, accept_first: bool = False):
         """Decode forward; the last frame with pts <= target, 'early' if the first is already later."""
@@ -427,7 +433,7 @@ class MediaSource:
         number from the film's start, from the timestamp and the average rate (-1 when it is unknown).
         """
         info = self.video
-        tb, rate = info.time_base, info.average_rate
+        tb = info.time_base
         target = info.start_pts + int(Fraction(max(seconds, 0.0)).limit_denominator(1_000_000) / tb)
         for back in (0, int(2 / tb), None):  # a seek that lands after the target is retried further back
             seek_to = None if back is None or target - back <= info.start_pts else target - back
@@ -442,26 +448,34 @@ class MediaSource:
                         continue
                 last_pts: int | None = None
                 late = False
+                packets_in = frames_out = 0
                 try:
                     for packet in c.demux(vs):
+                        packets_in += bool(packet.size)
                         try:
                             frames = packet.decode()
                         except av.error.FFmpegError:
                             continue  # a damaged packet: its frames are concealed or skipped, as in items()
+                        frames_out += len(frames)
                         for frame in frames:
                             if last_pts is None and seek_to is not None and (frame.pts or 0) > target:
                                 late = True
                                 break
-                            lf = self._luma_frame(frame, -1, last_pts)
-                            lf.index = int(round((lf.pts - info.start_pts) * tb * rate)) if rate else -1
+                            lf = self._frame_by_time(frame, last_pts)
                             last_pts = lf.pts
                             yield lf
                         if late:
                             break
                 except av.error.FFmpegError:
                     pass  # damaged tail: the frames read so far are all there is
-                if not late:
-                    return
+                if late:
+                    continue
+                if packets_in > frames_out and last_pts is not None and vs.codec_context.thread_count != 1:
+                    for frame in self._recover_tail(last_pts):  # as in items()
+                        lf = self._frame_by_time(frame, last_pts)
+                        last_pts = lf.pts
+                        yield lf
+                return
             finally:
                 c.close()
 
