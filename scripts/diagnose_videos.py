@@ -68,7 +68,9 @@ def main() -> None:
     config = load_pipeline_config("default")
     clips = heldout_clips()
     if args.what == "oracle":
-        report("true chroma", [clip_psnr(c, TrueChromaColorizer(true_ab(rgb_frames(c, None), config.working_short_side_px)), config) for c in clips])
+        side = config.working_short_side_px
+        report("true chroma", [clip_psnr(c, TrueChromaColorizer(true_ab(rgb_frames(c, None), side)), config)
+                               for c in clips])
         return
     if args.what == "gain":
         net = Colorizer(args.model, precision=args.precision)
