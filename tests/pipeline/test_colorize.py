@@ -191,3 +191,32 @@ def test_opencv_threads_are_capped_for_the_run_and_restored(clip_factory, tiny, 
         cv2.setNumThreads(before)
     with pytest.raises(ConfigError, match="opencv_threads"):
         FAST.replace(opencv_threads=-1)
+
+
+def test_each_batch_is_handed_on_as_soon_as_it_is_done():
+    """At a group's start the lookahead holds several batches; the compose stage gets the first one
+    while the model works on the next, not all of them at the end."""
+    config = FAST.replace(batch_size=2, keyframe_lookahead_frames=6, keyframe_samples=1)
+    sent: list = []
+
+    class Recorder:  # stands in for the Colorizer: notes how many frames were handed on before each batch
+        model_id, global_calls = "recorder", 0
+        handed_on_before_batch: list[int] = []
+
+        def scene_features(self, grays):
+            return np.zeros((1, 1), np.float32)
+
+        def predict_ab(self, gray, vecs, temperature=None):
+            self.handed_on_before_batch.append(len(sent))
+            return np.zeros((*gray.shape, 2), np.float32)
+
+    class Out:
+        def put(self, item):
+            sent.append(item)
+
+    frames = [colorize_module.WorkFrame(luma=None, gray=np.zeros((4, 4), np.uint8), cut=i == 0, group_start=i == 0)
+              for i in range(6)]
+    recorder = Recorder()
+    colorize_module.ChromaPredictor(recorder, config).run(iter(frames), Out())
+    assert recorder.handed_on_before_batch == [0, 2, 4]
+    assert sent[:6] == frames and sent[6] is colorize_module.END

@@ -13,7 +13,7 @@ import os
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -151,13 +151,16 @@ class ChromaPredictor:
         self.groups = 0
         self.max_pending = 0  # most items held at once: bounded by lookahead + batch, not by film length
 
-    def _infer(self, frames: list[WorkFrame], vec) -> None:
+    def _infer(self, frames: list[WorkFrame], vec, after_batch: Callable[[], None] = lambda: None) -> None:
+        """Set the frames' ab, batch by batch; `after_batch` hands each finished batch on at once (at a
+        group's start the lookahead holds several batches, and the stages downstream would wait for all)."""
         for start in range(0, len(frames), self.batch_size):
             batch = frames[start:start + self.batch_size]
             vecs = vec if self.reuse_global else self.colorizer.frame_features([f.gray for f in batch])
             ab = self.colorizer.predict_ab(np.stack([f.gray for f in batch]), vecs, self.config.temperature)
             for f, a in zip(batch, ab):
                 f.ab = a
+            after_batch()
 
     def _keyframe_vector(self, frames: list[WorkFrame]):
         """The group's scene vector: the mean of the global features of `keyframe_samples` frames spread
@@ -190,9 +193,8 @@ class ChromaPredictor:
             bs = self.batch_size
             n = len(todo) if final else (len(todo) // bs) * bs
             if n:
-                self._infer(todo[:n], vec)
+                self._infer(todo[:n], vec, emit_ready)
                 todo = todo[n:]
-                emit_ready()
 
         for item in source:
             if isinstance(item, WorkFrame) and item.group_start:
