@@ -7,6 +7,7 @@ import os
 import re
 import struct
 from collections.abc import Iterator
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
@@ -130,6 +131,19 @@ def _pick_video_stream(container: av.container.InputContainer) -> av.video.strea
     return None
 
 
+@dataclass
+class _DecodeTally:
+    """What a decoder did over one read of the video stream."""
+
+    packets_in: int = 0  # non-empty video packets given to the decoder
+    frames_out: int = 0  # frames it returned
+    corrupt_frames: int = 0  # frames it returned but flagged as damaged
+
+    def count(self, frames: list[av.VideoFrame]) -> None:
+        self.frames_out += len(frames)
+        self.corrupt_frames += sum(1 for f in frames if f.is_corrupt)
+
+
 class MediaSource:
     """An opened, validated video file: `.video` facts, `.kept_streams`, and `.items()` in demux order."""
 
@@ -140,9 +154,7 @@ class MediaSource:
         self.thread_type = thread_type
         self.frames_read = 0
         self.truncated_at_seconds: float | None = None  # set when the film ends well before its declared end
-        self._packets_in = 0  # non-empty video packets given to the decoder
-        self._frames_out = 0  # frames it returned
-        self._corrupt_frames = 0  # frames it returned but flagged as damaged
+        self._tally = _DecodeTally()  # of items(), for concealed_errors
         self._seek_container: av.container.InputContainer | None = None
         if not self.path.exists():
             raise MediaError(f"{self.path} does not exist")
@@ -223,7 +235,8 @@ class MediaSource:
     @property
     def concealed_errors(self) -> int:
         """Damaged video packets so far: ones the decoder dropped or refused, plus frames it flagged corrupt."""
-        return self._corrupt_frames + max(0, self._packets_in - self._frames_out)
+        t = self._tally
+        return t.corrupt_frames + max(0, t.packets_in - t.frames_out)
 
     @property
     def video_stream(self) -> av.video.stream.VideoStream:
@@ -289,29 +302,34 @@ class MediaSource:
                     continue  # the demuxer's end-of-stream marker, nothing to copy
                 yield packet
                 continue
-            if packet.size:
-                self._packets_in += 1
-            for frame in self._decode(packet):  # dts None + empty = flush: still decoded
+            for frame in self._decode(packet, self._tally):  # dts None + empty = flush: still decoded
                 yield luma(frame)
-        if self._packets_in > self._frames_out and vs.codec_context.thread_count != 1:
-            for frame in self._recover_tail(last_pts):
-                self._frames_out += 1
-                self._corrupt_frames += int(frame.is_corrupt)
-                yield luma(frame)
+        for frame in self._lost_tail(vs, self._tally, last_pts):
+            yield luma(frame)
         if index == 0:
             raise MediaError(f"{self.path.name} is truncated or corrupt: no video frame could be decoded")
         self._check_complete(last_pts)
 
-    def _decode(self, packet: av.Packet) -> list[av.VideoFrame]:
-        """The frames a video packet completes; a packet the decoder refuses gives none (counted as damaged)."""
+    def _decode(self, packet: av.Packet, tally: _DecodeTally) -> list[av.VideoFrame]:
+        """The frames a video packet completes, counted in `tally`; a packet the decoder refuses gives none."""
+        tally.packets_in += bool(packet.size)
         try:
             frames = packet.decode()
         except av.error.FFmpegError as e:
             log.debug("%s: skipped a corrupt video packet (pts %s): %s", self.path.name, packet.pts, e)
             return []
-        self._frames_out += len(frames)
-        self._corrupt_frames += sum(1 for f in frames if f.is_corrupt)
+        tally.count(frames)
         return frames
+
+    def _lost_tail(self, vs: av.video.stream.VideoStream, tally: _DecodeTally,
+                   last_pts: int | None) -> Iterator[av.VideoFrame]:
+        """After a read: the frames a multi-threaded decoder lost at the end (`_recover_tail`), counted in
+        `tally`; none when no frame is missing or the decoder ran on one thread."""
+        if tally.packets_in <= tally.frames_out or vs.codec_context.thread_count == 1:
+            return
+        for frame in self._recover_tail(last_pts):
+            tally.count([frame])
+            yield frame
 
     def _recover_tail(self, last_pts: int | None) -> Iterator[av.VideoFrame]:
         """The frames after `last_pts` that a frame-threaded decoder lost, decoded again on one thread.
@@ -330,11 +348,7 @@ class MediaSource:
                 except av.error.FFmpegError:
                     pass  # not seekable: decode from the start and skip what was read
             for packet in c.demux(vs):
-                try:
-                    frames = packet.decode()
-                except av.error.FFmpegError:
-                    continue  # damaged again: already counted in the first pass
-                for frame in frames:
+                for frame in self._decode(packet, _DecodeTally()):  # damage here was counted in the first read
                     if frame.pts is None or (last_pts is not None and frame.pts <= last_pts):
                         continue
                     log.debug("%s: frame at pts %s recovered by a single-threaded decode", self.path.name, frame.pts)
@@ -407,11 +421,7 @@ class MediaSource:
         prev = None
         try:
             for packet in c.demux(vs):
-                try:
-                    frames = packet.decode()
-                except av.error.FFmpegError:
-                    continue
-                for f in frames:
+                for f in self._decode(packet, _DecodeTally()):
                     if f.pts is None:
                         continue
                     if f.pts > target:
@@ -448,16 +458,10 @@ class MediaSource:
                         continue
                 last_pts: int | None = None
                 late = False
-                packets_in = frames_out = 0
+                tally = _DecodeTally()
                 try:
                     for packet in c.demux(vs):
-                        packets_in += bool(packet.size)
-                        try:
-                            frames = packet.decode()
-                        except av.error.FFmpegError:
-                            continue  # a damaged packet: its frames are concealed or skipped, as in items()
-                        frames_out += len(frames)
-                        for frame in frames:
+                        for frame in self._decode(packet, tally):  # damaged packets: as in items()
                             if last_pts is None and seek_to is not None and (frame.pts or 0) > target:
                                 late = True
                                 break
@@ -470,8 +474,8 @@ class MediaSource:
                     pass  # damaged tail: the frames read so far are all there is
                 if late:
                     continue
-                if packets_in > frames_out and last_pts is not None and vs.codec_context.thread_count != 1:
-                    for frame in self._recover_tail(last_pts):  # as in items()
+                if last_pts is not None:  # (nothing read: no tail to recover from the seek point)
+                    for frame in self._lost_tail(vs, tally, last_pts):
                         lf = self._frame_by_time(frame, last_pts)
                         last_pts = lf.pts
                         yield lf
