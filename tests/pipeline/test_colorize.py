@@ -128,7 +128,6 @@ def test_failure_mid_run_leaves_no_file(gray_clip, tiny, tmp_path, monkeypatch):
 def test_a_long_shot_is_streamed_with_bounded_memory(clip_factory, tiny, tmp_path, monkeypatch):
     """One 400-frame shot with no cut and no time split: the model stage never holds more than
     the keyframe lookahead plus a batch, however long the shot."""
-
     src = clip_factory("long.mp4", width=64, height=48, frames=400, fps=25)
     config = FAST.replace(max_group_seconds=1000.0)
     seen = {}

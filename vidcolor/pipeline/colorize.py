@@ -151,7 +151,7 @@ class ChromaPredictor:
         self.groups = 0
         self.max_pending = 0  # most items held at once: bounded by lookahead + batch, not by film length
 
-    def _infer(self, frames: list[WorkFrame], vec, after_batch: Callable[[], None] = lambda: None) -> None:
+    def _infer(self, frames: list[WorkFrame], vec, after_batch: Callable[[], None]) -> None:
         """Set the frames' ab, batch by batch; `after_batch` hands each finished batch on at once (at a
         group's start the lookahead holds several batches, and the stages downstream would wait for all)."""
         for start in range(0, len(frames), self.batch_size):
