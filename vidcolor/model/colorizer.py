@@ -23,6 +23,7 @@ from contextlib import nullcontext
 # effect only when this module is what first imports torch; a value set by the user is kept.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
+import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 import torch.nn as nn  # noqa: E402
@@ -135,6 +136,19 @@ def working_size(height: int, width: int, short_side_px: int) -> tuple[int, int]
     def snap(v: float) -> int:
         return max(INPUT_MULTIPLE_PX, int(round(v / INPUT_MULTIPLE_PX)) * INPUT_MULTIPLE_PX)
     return snap(height * scale), snap(width * scale)
+
+
+def upsample_ab(ab: torch.Tensor, size: tuple[int, int]) -> np.ndarray:
+    """(N,2,h,w) cpu ab -> (N,H,W,2) float32, bilinear with half-pixel centres like `F.interpolate`.
+
+    OpenCV's resize on the small channels-last map: 0.4-0.8 ms per batch of 8 at 192x336 against 3-4 ms for
+    `F.interpolate` and the channels-last copy of its 16x larger result (same values to 1e-5).
+    """
+    small = ab.permute(0, 2, 3, 1).contiguous().numpy()
+    out = np.empty((small.shape[0], *size, 2), np.float32)
+    for src, dst in zip(small, out):
+        cv2.resize(src, (size[1], size[0]), dst=dst, interpolation=cv2.INTER_LINEAR)
+    return out
 
 
 class Colorizer:
@@ -263,10 +277,9 @@ class Colorizer:
 
     def _predict_once(self, gray: np.ndarray, global_vecs: torch.Tensor, temperature: float | None) -> np.ndarray:
         ab = self.decode(self._net_output(gray, global_vecs), temperature)
-        ab = F.interpolate(ab, size=gray.shape[1:], mode="bilinear", align_corners=False)
-        ab = ab.permute(0, 2, 3, 1)
         if self.device.type != "cuda":
-            return ab.contiguous().numpy()
+            return upsample_ab(ab, gray.shape[1:])
+        ab = F.interpolate(ab, size=gray.shape[1:], mode="bilinear", align_corners=False).permute(0, 2, 3, 1)
         host = torch.empty(ab.shape, dtype=torch.float32, pin_memory=True)
         host.copy_(ab, non_blocking=True)
         torch.cuda.current_stream(self.device).synchronize()
