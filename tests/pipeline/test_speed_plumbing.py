@@ -167,8 +167,9 @@ def test_decode_matches_the_annealed_mean(tiny_model):
     c = Colorizer(tiny_model, device="cpu")
     torch.manual_seed(0)
     for dtype in (torch.float32, torch.bfloat16):
-        z = (torch.randn(2, c.bins.count, 48, 100) * 4).to(dtype).contiguous(memory_format=torch.channels_last)
-        torch.testing.assert_close(c.decode(z, 0.38), c.bins.annealed_mean(z, 0.38), atol=1e-3, rtol=1e-4)
+        for layout in (torch.channels_last, torch.contiguous_format):  # the bf16 net's output, the int8 net's
+            z = (torch.randn(2, c.bins.count, 48, 100) * 4).to(dtype).contiguous(memory_format=layout)
+            torch.testing.assert_close(c.decode(z, 0.38), c.bins.annealed_mean(z, 0.38), atol=1e-3, rtol=1e-4)
 
 
 def test_precision_setting(tiny_model):
