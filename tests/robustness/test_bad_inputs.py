@@ -60,6 +60,18 @@ def test_missing_input(tmp_path, fast_model):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_output_may_be_given_as_the_second_argument(tmp_path, fast_model):
+    src = mf.make_clip(tmp_path / "film.mkv", frames=6)
+    before = hash_files([src])
+    out = run_in_process(cli_args(["film.mkv", "out.mkv"], fast_model), tmp_path)  # `vidcolor run IN OUT`
+    assert_outcome(out, code=0, stdout="colorized 6 frames")
+    assert _frame_count(tmp_path / "out.mkv") == 6
+    assert_clean_folder(tmp_path, before)
+    out = run_in_process(cli_args(["film.mkv", "a.mkv", "-o", "b.mkv"], fast_model), tmp_path)
+    assert_outcome(out, code=2, message="two outputs given: a.mkv and --output b.mkv; give one")
+    assert not (tmp_path / "a.mkv").exists() and not (tmp_path / "b.mkv").exists()
+
+
 def test_directory_named_like_a_video_is_a_batch_of_nothing(tmp_path, fast_model):
     """`film.mp4/` is a folder: it is run as a directory batch (none of its contents touched), not opened as a file."""
     d = tmp_path / "film.mp4"

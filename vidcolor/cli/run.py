@@ -25,6 +25,8 @@ def _colorizer(model: Path, device: str, temperature: float, precision: str):
 @app.command()
 def run(
     input_path: Path = typer.Argument(..., metavar="IN", help="A video file, or a directory of films."),
+    output_arg: Optional[Path] = typer.Argument(None, metavar="OUT", show_default=False,
+                                                help="Where to write (the same as --output)."),
     output: Optional[Path] = typer.Option(None, "-o", "--output",
                                           help="Output file (default: IN_stem.color.EXT beside the input); "
                                                "for a directory, the output folder (default: IN.colorized)."),
@@ -44,6 +46,9 @@ def run(
     """Colorize a film (or every film under a directory), keeping its sound, timing and metadata."""
     from ..pipeline.colorize import RunOptions, check_output_path, colorize_video, default_output_path
 
+    if output_arg is not None and output is not None and output_arg != output:
+        fail(f"two outputs given: {output_arg} and --output {output}; give one")
+    output = output or output_arg
     config = _pipeline_config(pipeline, batch_size=batch_size, temperature=temperature)
     options = RunOptions(smoothing=not no_smoothing, overwrite=overwrite, progress=not quiet)
     if input_path.is_dir():
