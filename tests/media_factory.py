@@ -104,8 +104,12 @@ def make_clip(
     language: str | None = None,
     sar: Fraction | None = None,
     gop: int = 12,
+    b_frames: int | None = None,
 ) -> Path:
-    """Write a small real clip; the container follows the file extension."""
+    """Write a small real clip; the container follows the file extension.
+
+    `b_frames`: libx264's B-frames (default 2, none in AVI, which has no presentation times to reorder by).
+    """
     path = Path(path)
     ext = path.suffix.lower()
     if pix_fmt == "yuv420p" and (width % 2 or height % 2):
@@ -125,8 +129,8 @@ def make_clip(
             vs.codec_context.time_base = tb
         vs.codec_context.gop_size = gop
         if codec.startswith("libx264"):
-            bf = "0" if ext == ".avi" else "2"  # AVI has no pts: B-frames would reorder timestamps
-            vs.codec_context.options = {"preset": "ultrafast", "crf": "18", "bf": bf}
+            bf = b_frames if b_frames is not None else (0 if ext == ".avi" else 2)
+            vs.codec_context.options = {"preset": "ultrafast", "crf": "18", "bf": str(bf)}
         vs.codec_context.color_range = 2 if full_range else 1
         if sar is not None:
             vs.codec_context.sample_aspect_ratio = sar

@@ -15,9 +15,10 @@ from vidcolor.errors import MediaError
 from vidcolor.media import LumaFrame, MediaSink, MediaSource, build_frame, chroma_shape_for, output_pix_fmt
 
 
-def roundtrip(src_path: Path, dst_path: Path, *, crf: int = 10, fail_after: int | None = None) -> Path:
+def roundtrip(src_path: Path, dst_path: Path, *, crf: int = 10, fail_after: int | None = None,
+              preset: str = "ultrafast") -> Path:
     """Decode src, write its Y with constant chroma to dst (like the pipeline does)."""
-    with MediaSource(src_path) as src, MediaSink(dst_path, src, crf=crf, preset="ultrafast") as sink:
+    with MediaSource(src_path) as src, MediaSink(dst_path, src, crf=crf, preset=preset) as sink:
         ch = sink.chroma_shape
         cb, cr = np.full(ch, 110, np.uint8), np.full(ch, 150, np.uint8)
         for item in src.items():
@@ -263,3 +264,16 @@ def test_stale_temp_files_of_dead_writers_are_removed(tmp_path):
         p.write_bytes(b"partial")
     assert remove_stale_temp_files(final) == [stale]
     assert not stale.exists() and live.exists() and other.exists()
+
+
+def test_avi_output_keeps_every_frame_in_its_slot(clip_factory, tmp_path):
+    """AVI has no presentation times: each frame must be stored in its own time slot, which B-frames would
+    shift by the reorder delay."""
+    src = clip_factory("vfr.avi", vfr=True)  # 1 ms slots, most of them empty (dropped) between the frames
+    out = roundtrip(src, tmp_path / "out.avi", preset="fast")  # x264's presets from veryfast up use B-frames
+    with MediaSource(src) as a, MediaSource(out) as b:
+        tin = [f.pts * a.video.time_base for f in a.luma_frames()]
+        slot = b.video.time_base
+        tout = [f.pts * slot for f in b.luma_frames()]
+    assert len(tout) == len(tin) == 24
+    assert all(abs(o - i) <= slot / 2 for i, o in zip(tin, tout)), (tin[:6], tout[:6])

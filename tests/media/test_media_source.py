@@ -195,3 +195,26 @@ def test_missing_pts_synthesized(monkeypatch, gray_clip):
         frame.pts = None
         lf = src._luma_frame(frame, 5, last_pts=1024)
         assert lf.pts == 1024 + int(Fraction(1, 24) / src.video.time_base)
+
+
+def test_avi_with_b_frames_is_timed_by_slot(tmp_path):
+    """AVI with B-frames (as DivX/Xvid films and many encoders write it): frames come in display order with
+    their slots as times (FFmpeg's guesses from the AVI index run out of order behind every B-frame),
+    from the start and after a seek alike."""
+    src = mf.make_clip(tmp_path / "b.avi", frames=24, b_frames=2)
+    with av.open(str(src)) as c:
+        guessed = [f.pts for f in c.decode(video=0)]
+    assert any(b <= a for a, b in zip(guessed, guessed[1:]))  # what a plain decode reports
+    pictures = [mf.frame_rgb(i, 96, 64, True)[..., 0].astype(int) for i in range(24)]
+
+    def picture_of(y: np.ndarray) -> int:
+        return int(np.argmin([np.abs(y.astype(int) - p).mean() for p in pictures]))
+
+    with MediaSource(src) as ms:
+        frames = list(ms.luma_frames())
+        first = frames[0].pts
+        assert [f.pts for f in frames] == list(range(first, first + 24))
+        assert [picture_of(f.y) for f in frames] == list(range(24))
+        later = ms.frame_at(float((first + 14) * ms.video.time_base))
+        assert later.pts == first + 14 and picture_of(later.y) == 14
+        assert [f.pts for f in ms.frames_from(0.3)][-1] == first + 23

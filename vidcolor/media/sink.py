@@ -253,6 +253,10 @@ class MediaSink:
         ctx.color_trc = _BT709
         ctx.thread_count = threads
         ctx.options = {"crf": str(crf), "preset": preset}
+        if fmt == "avi":
+            # AVI stores no presentation times, only each frame's slot: with B-frames every frame landed on its
+            # decode-order slot, shifted by the reorder delay (a 15 fps clip with dropped frames: 0.7 s late).
+            ctx.options["bf"] = "0"
         if info.display_matrix is not None:
             vs.set_display_matrix(info.display_matrix)
         for k, v in src_vs.metadata.items():

@@ -138,6 +138,7 @@ class _DecodeTally:
     packets_in: int = 0  # non-empty video packets given to the decoder
     frames_out: int = 0  # frames it returned
     corrupt_frames: int = 0  # frames it returned but flagged as damaged
+    last_slot: int | None = None  # slot-timed files (AVI): the last frame's slot
 
     def count(self, frames: list[av.VideoFrame]) -> None:
         self.frames_out += len(frames)
@@ -176,6 +177,10 @@ class MediaSource:
         if vs is None:
             raise MediaError(f"{self.path.name} is not a video file (no video stream found)")
         self._vindex = vs.index
+        # AVI stores no presentation times, only each frame's slot in decode order; FFmpeg's guesses from
+        # them come out of order behind B-frames (88 of the 270 frames of OpenCV's Megamind.avi), so there a
+        # frame's time is its slot, as players show it.
+        self._slot_timed = c.format.name == "avi"
         first = self._probe_first_frame()
         if first is None:
             raise MediaError(f"{self.path.name} is truncated or corrupt: its video stream has no decodable frame")
@@ -223,11 +228,8 @@ class MediaSource:
             vs = c.streams[self._vindex]
             try:
                 for packet in c.demux(vs):
-                    try:
-                        for frame in packet.decode():
-                            return frame
-                    except av.error.FFmpegError:
-                        continue
+                    for frame in self._decode(packet, _DecodeTally()):
+                        return frame
             except av.error.FFmpegError:
                 return None
         return None
@@ -319,6 +321,11 @@ class MediaSource:
             log.debug("%s: skipped a corrupt video packet (pts %s): %s", self.path.name, packet.pts, e)
             return []
         tally.count(frames)
+        if self._slot_timed:
+            for frame in frames:  # the frames given out at the end carry no slot: the next ones
+                frame.pts = frame.dts if frame.dts is not None else (
+                    None if tally.last_slot is None else tally.last_slot + 1)
+                tally.last_slot = frame.pts if frame.pts is not None else tally.last_slot
         return frames
 
     def _lost_tail(self, vs: av.video.stream.VideoStream, tally: _DecodeTally,
