@@ -254,8 +254,9 @@ class MediaSink:
         ctx.thread_count = threads
         ctx.options = {"crf": str(crf), "preset": preset}
         if fmt == "avi":
-            # AVI stores no presentation times, only each frame's slot: with B-frames every frame landed on its
-            # decode-order slot, shifted by the reorder delay (a 15 fps clip with dropped frames: 0.7 s late).
+            # AVI stores no presentation times, only each frame's slot: with B-frames every frame landed in its
+            # decode-order slot, shifted by the reorder delay (OpenCV's tree.avi, 15 fps with dropped frames:
+            # frames up to 5 slots, 0.33 s, late).
             ctx.options["bf"] = "0"
         if info.display_matrix is not None:
             vs.set_display_matrix(info.display_matrix)

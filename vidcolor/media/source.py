@@ -6,8 +6,9 @@ import logging
 import os
 import re
 import struct
+from collections import deque
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
@@ -138,7 +139,7 @@ class _DecodeTally:
     packets_in: int = 0  # non-empty video packets given to the decoder
     frames_out: int = 0  # frames it returned
     corrupt_frames: int = 0  # frames it returned but flagged as damaged
-    last_slot: int | None = None  # slot-timed files (AVI): the last frame's slot
+    slots: deque = field(default_factory=deque)  # slot-timed files (AVI): slots of the packets not yet out as frames
 
     def count(self, frames: list[av.VideoFrame]) -> None:
         self.frames_out += len(frames)
@@ -177,9 +178,9 @@ class MediaSource:
         if vs is None:
             raise MediaError(f"{self.path.name} is not a video file (no video stream found)")
         self._vindex = vs.index
-        # AVI stores no presentation times, only each frame's slot in decode order; FFmpeg's guesses from
-        # them come out of order behind B-frames (88 of the 270 frames of OpenCV's Megamind.avi), so there a
-        # frame's time is its slot, as players show it.
+        # AVI stores no presentation times, only each packet's slot; FFmpeg's guesses from them come out of
+        # order behind B-frames (88 of the 270 frames of OpenCV's Xvid Megamind.avi). There the frames, which
+        # the decoder gives out in display order, take the packets' slots in turn.
         self._slot_timed = c.format.name == "avi"
         first = self._probe_first_frame()
         if first is None:
@@ -315,17 +316,20 @@ class MediaSource:
     def _decode(self, packet: av.Packet, tally: _DecodeTally) -> list[av.VideoFrame]:
         """The frames a video packet completes, counted in `tally`; a packet the decoder refuses gives none."""
         tally.packets_in += bool(packet.size)
+        slotted = self._slot_timed and bool(packet.size) and packet.dts is not None
+        if slotted:
+            tally.slots.append(packet.dts)
         try:
             frames = packet.decode()
         except av.error.FFmpegError as e:
             log.debug("%s: skipped a corrupt video packet (pts %s): %s", self.path.name, packet.pts, e)
+            if slotted:
+                tally.slots.pop()  # a refused packet gives no frame
             return []
         tally.count(frames)
         if self._slot_timed:
-            for frame in frames:  # the frames given out at the end carry no slot: the next ones
-                frame.pts = frame.dts if frame.dts is not None else (
-                    None if tally.last_slot is None else tally.last_slot + 1)
-                tally.last_slot = frame.pts if frame.pts is not None else tally.last_slot
+            for frame in frames:
+                frame.pts = tally.slots.popleft() if tally.slots else None
         return frames
 
     def _lost_tail(self, vs: av.video.stream.VideoStream, tally: _DecodeTally,
@@ -354,8 +358,9 @@ class MediaSource:
                     c.seek(last_pts, stream=vs, backward=True, any_frame=False)
                 except av.error.FFmpegError:
                     pass  # not seekable: decode from the start and skip what was read
+            tally = _DecodeTally()  # damage here was counted in the first read
             for packet in c.demux(vs):
-                for frame in self._decode(packet, _DecodeTally()):  # damage here was counted in the first read
+                for frame in self._decode(packet, tally):
                     if frame.pts is None or (last_pts is not None and frame.pts <= last_pts):
                         continue
                     log.debug("%s: frame at pts %s recovered by a single-threaded decode", self.path.name, frame.pts)
@@ -426,9 +431,10 @@ class MediaSource:
     def _decode_until(self, c, vs, target: int, accept_first: bool = False):
         """Decode forward; the last frame with pts <= target, 'early' if the first is already later."""
         prev = None
+        tally = _DecodeTally()
         try:
             for packet in c.demux(vs):
-                for f in self._decode(packet, _DecodeTally()):
+                for f in self._decode(packet, tally):
                     if f.pts is None:
                         continue
                     if f.pts > target:
