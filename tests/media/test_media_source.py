@@ -219,3 +219,16 @@ def test_avi_with_b_frames_is_timed_by_slot(tmp_path):
             shown = ms.frame_at(float((first + k) * ms.video.time_base))
             assert shown.pts == first + k and picture_of(shown.y) == k
         assert [f.pts for f in ms.frames_from(0.3)][-1] == first + 23
+
+
+@pytest.mark.parametrize("b_frames", [0, 2])
+def test_damaged_avi_frames_keep_their_slots_after_the_damage(tmp_path, b_frames):
+    """Frames the decoder loses to damage take their slots with them: the film does not drift out of sync."""
+    src = mf.make_corrupt_clip(tmp_path / "d.avi", frames=48, corrupt=(9, 10, 11), b_frames=b_frames)
+    pictures = [mf.frame_rgb(i, 96, 64, True)[..., 0].astype(int) for i in range(48)]
+    with MediaSource(src) as ms:
+        frames = list(ms.luma_frames())
+    assert len(frames) < 48  # the damage cost frames
+    shown = [(f.pts, int(np.argmin([np.abs(f.y.astype(int) - p).mean() for p in pictures]))) for f in frames]
+    after = [(slot, picture) for slot, picture in shown if picture >= 24]  # the GOPs after the damaged one
+    assert len(after) == 24 and all(slot == picture for slot, picture in after), after[:4]

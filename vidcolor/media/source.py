@@ -6,9 +6,10 @@ import logging
 import os
 import re
 import struct
+import heapq
 from collections import deque
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
@@ -132,6 +133,50 @@ def _pick_video_stream(container: av.container.InputContainer) -> av.video.strea
     return None
 
 
+AVI_REORDER_FRAMES = 8  # frames held back to put AVI slots in display order (B-frame reordering is shallower)
+
+
+class _AviSlots:
+    """Display times for AVI, which stores none: only each packet's slot, in decode order.
+
+    FFmpeg's guesses from those slots run out of order behind every B-frame. Instead each packet carries its
+    slot into the frame decoded from it (FFmpeg's copy_opaque), and since the decoder gives frames out in
+    display order, the slots of the frames' own packets, sorted, are their display slots: the k-th frame out
+    takes the k-th smallest, once the few frames after it (which may hold a smaller one) have come. A frame
+    the decoder loses takes its slot with it, so the frames after it keep theirs (no drift).
+    """
+
+    def __init__(self) -> None:
+        self._held: deque = deque()
+        self._slots: list[int] = []  # heap
+
+    @staticmethod
+    def note(packet: av.Packet) -> None:
+        """Tag a packet with its slot, before it is decoded."""
+        if packet.size and packet.dts is not None:
+            ctx = packet.stream.codec_context
+            if not ctx.copy_opaque:
+                ctx.copy_opaque = True
+            packet.opaque = packet.dts
+
+    def order(self, frames: list[av.VideoFrame]) -> list[av.VideoFrame]:
+        """The frames whose display slot is known now (their `pts` set to it); the rest are held back."""
+        for frame in frames:
+            if frame.opaque is not None:
+                heapq.heappush(self._slots, frame.opaque)
+            self._held.append(frame)
+        return [self._release() for _ in range(len(self._held) - AVI_REORDER_FRAMES)]
+
+    def drain(self) -> list[av.VideoFrame]:
+        """The frames still held back, at the end of a read."""
+        return [self._release() for _ in range(len(self._held))]
+
+    def _release(self) -> av.VideoFrame:
+        frame = self._held.popleft()
+        frame.pts = heapq.heappop(self._slots) if self._slots else None  # None: the reader counts on
+        return frame
+
+
 @dataclass
 class _DecodeTally:
     """What a decoder did over one read of the video stream."""
@@ -139,7 +184,7 @@ class _DecodeTally:
     packets_in: int = 0  # non-empty video packets given to the decoder
     frames_out: int = 0  # frames it returned
     corrupt_frames: int = 0  # frames it returned but flagged as damaged
-    slots: deque = field(default_factory=deque)  # slot-timed files (AVI): slots of the packets not yet out as frames
+    avi_slots: _AviSlots | None = None  # AVI: puts the frames' times in display order
 
     def count(self, frames: list[av.VideoFrame]) -> None:
         self.frames_out += len(frames)
@@ -178,9 +223,8 @@ class MediaSource:
         if vs is None:
             raise MediaError(f"{self.path.name} is not a video file (no video stream found)")
         self._vindex = vs.index
-        # AVI stores no presentation times, only each packet's slot; FFmpeg's guesses from them come out of
-        # order behind B-frames (88 of the 270 frames of OpenCV's Xvid Megamind.avi). There the frames, which
-        # the decoder gives out in display order, take the packets' slots in turn.
+        # AVI stores no presentation times; FFmpeg's guesses run out of order behind B-frames (88 of the 270
+        # frames of OpenCV's Xvid Megamind.avi): see _AviSlots.
         self._slot_timed = c.format.name == "avi"
         first = self._probe_first_frame()
         if first is None:
@@ -279,6 +323,7 @@ class MediaSource:
             self._container = c = _open_container(self.path)
         vs = c.streams[self._vindex]
         self._configure_decoder(vs)
+        self._tally = self._new_tally()
         kept = [c.streams[s.index] for s in self.kept_streams]
         index = 0
         last_pts: int | None = None
@@ -307,6 +352,8 @@ class MediaSource:
                 continue
             for frame in self._decode(packet, self._tally):  # dts None + empty = flush: still decoded
                 yield luma(frame)
+        for frame in self._held_back(self._tally):
+            yield luma(frame)
         for frame in self._lost_tail(vs, self._tally, last_pts):
             yield luma(frame)
         if index == 0:
@@ -316,21 +363,35 @@ class MediaSource:
     def _decode(self, packet: av.Packet, tally: _DecodeTally) -> list[av.VideoFrame]:
         """The frames a video packet completes, counted in `tally`; a packet the decoder refuses gives none."""
         tally.packets_in += bool(packet.size)
-        slotted = self._slot_timed and bool(packet.size) and packet.dts is not None
-        if slotted:
-            tally.slots.append(packet.dts)
+        if tally.avi_slots is not None:
+            tally.avi_slots.note(packet)
         try:
             frames = packet.decode()
         except av.error.FFmpegError as e:
             log.debug("%s: skipped a corrupt video packet (pts %s): %s", self.path.name, packet.pts, e)
-            if slotted:
-                tally.slots.pop()  # a refused packet gives no frame
             return []
         tally.count(frames)
-        if self._slot_timed:
-            for frame in frames:
-                frame.pts = tally.slots.popleft() if tally.slots else None
-        return frames
+        return frames if tally.avi_slots is None else tally.avi_slots.order(frames)
+
+    def _new_tally(self) -> _DecodeTally:
+        """A tally for one read of the video stream (with the slot orderer for AVI)."""
+        return _DecodeTally(avi_slots=_AviSlots() if self._slot_timed else None)
+
+    @staticmethod
+    def _held_back(tally: _DecodeTally) -> list[av.VideoFrame]:
+        """At the end of a read: the frames the AVI slot orderer still holds."""
+        return tally.avi_slots.drain() if tally.avi_slots is not None else []
+
+    def _frames(self, packets: Iterator[av.Packet], tally: _DecodeTally) -> Iterator[av.VideoFrame]:
+        """The frames of these video packets in order; when the packets end or break off with an error, also
+        the frames the AVI slot orderer still holds (then the error goes on)."""
+        try:
+            for packet in packets:
+                yield from self._decode(packet, tally)
+        except av.error.FFmpegError:
+            yield from self._held_back(tally)
+            raise
+        yield from self._held_back(tally)
 
     def _lost_tail(self, vs: av.video.stream.VideoStream, tally: _DecodeTally,
                    last_pts: int | None) -> Iterator[av.VideoFrame]:
@@ -358,13 +419,12 @@ class MediaSource:
                     c.seek(last_pts, stream=vs, backward=True, any_frame=False)
                 except av.error.FFmpegError:
                     pass  # not seekable: decode from the start and skip what was read
-            tally = _DecodeTally()  # damage here was counted in the first read
-            for packet in c.demux(vs):
-                for frame in self._decode(packet, tally):
-                    if frame.pts is None or (last_pts is not None and frame.pts <= last_pts):
-                        continue
-                    log.debug("%s: frame at pts %s recovered by a single-threaded decode", self.path.name, frame.pts)
-                    yield frame
+            tally = self._new_tally()  # damage here was counted in the first read
+            for frame in self._frames(c.demux(vs), tally):
+                if frame.pts is None or (last_pts is not None and frame.pts <= last_pts):
+                    continue
+                log.debug("%s: frame at pts %s recovered by a single-threaded decode", self.path.name, frame.pts)
+                yield frame
 
     def _check_complete(self, last_pts: int | None) -> None:
         """Warn (once, one line) when the frames read end well before the film's declared duration."""
@@ -431,17 +491,15 @@ class MediaSource:
     def _decode_until(self, c, vs, target: int, accept_first: bool = False):
         """Decode forward; the last frame with pts <= target, 'early' if the first is already later."""
         prev = None
-        tally = _DecodeTally()
         try:
-            for packet in c.demux(vs):
-                for f in self._decode(packet, tally):
-                    if f.pts is None:
-                        continue
-                    if f.pts > target:
-                        if prev is None:
-                            return (f, None) if accept_first else "early"
-                        return (prev, None)
-                    prev = f
+            for f in self._frames(c.demux(vs), self._new_tally()):
+                if f.pts is None:
+                    continue
+                if f.pts > target:
+                    if prev is None:
+                        return (f, None) if accept_first else "early"
+                    return (prev, None)
+                prev = f
         except av.error.FFmpegError:
             pass
         if prev is None:
@@ -471,18 +529,15 @@ class MediaSource:
                         continue
                 last_pts: int | None = None
                 late = False
-                tally = _DecodeTally()
+                tally = self._new_tally()
                 try:
-                    for packet in c.demux(vs):
-                        for frame in self._decode(packet, tally):  # damaged packets: as in items()
-                            if last_pts is None and seek_to is not None and (frame.pts or 0) > target:
-                                late = True
-                                break
-                            lf = self._frame_by_time(frame, last_pts)
-                            last_pts = lf.pts
-                            yield lf
-                        if late:
+                    for frame in self._frames(c.demux(vs), tally):  # damaged packets: as in items()
+                        if last_pts is None and seek_to is not None and (frame.pts or 0) > target:
+                            late = True
                             break
+                        lf = self._frame_by_time(frame, last_pts)
+                        last_pts = lf.pts
+                        yield lf
                 except av.error.FFmpegError:
                     pass  # damaged tail: the frames read so far are all there is
                 if late:
