@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import heapq
 import logging
 import os
 import re
 import struct
-import heapq
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
