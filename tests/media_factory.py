@@ -203,6 +203,42 @@ def make_clip(
     return path
 
 
+BROADCAST_CODECS = {  # containers vidcolor reads but does not write: (video codec, audio codec, sample format)
+    ".mpg": ("mpeg2video", "mp2", "s16"),  # MPEG program stream, as from DVDs and capture cards
+    ".ts": ("libx264", "ac3", "fltp"),  # MPEG transport stream, as from DVB recordings
+    ".webm": ("libvpx-vp9", "libopus", "flt"),
+}
+
+
+def make_broadcast_clip(path: str | Path, *, width: int = 96, height: int = 64, frames: int = 12,
+                        fps: int = 25) -> Path:
+    """A gray clip with a second of sound in a container of BROADCAST_CODECS (by extension)."""
+    path = Path(path)
+    vcodec, acodec, sample_fmt = BROADCAST_CODECS[path.suffix]
+    with av.open(str(path), "w") as out:
+        vs = out.add_stream(vcodec, rate=fps)
+        vs.width, vs.height, vs.pix_fmt = width, height, "yuv420p"
+        aus = out.add_stream(acodec, rate=48000, layout="stereo")
+        for i in range(frames):
+            f = av.VideoFrame.from_ndarray(frame_rgb(i, width, height, True), format="rgb24").reformat(format="yuv420p")
+            f.pts, f.time_base = i, Fraction(1, fps)
+            for p in vs.encode(f):
+                out.mux(p)
+        for p in vs.encode():
+            out.mux(p)
+        samples = aus.codec_context.frame_size or 1024
+        for k in range(48000 // samples):
+            a = av.AudioFrame(format=sample_fmt, layout="stereo", samples=samples)
+            for plane in a.planes:
+                plane.update(bytes(plane.buffer_size))
+            a.sample_rate, a.pts = 48000, k * samples
+            for p in aus.encode(a):
+                out.mux(p)
+        for p in aus.encode():
+            out.mux(p)
+    return path
+
+
 def make_non_video(path: str | Path, kind: str = "text") -> Path:
     """Write a file that is not a video: plain text, or an audio-only file (kind='audio')."""
     path = Path(path)

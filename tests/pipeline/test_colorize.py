@@ -104,7 +104,8 @@ def test_existing_output_needs_overwrite_and_input_is_never_the_output(gray_clip
     assert out.stat().st_size > 1000
     with pytest.raises(ConfigError, match="input"):
         colorize_video(gray_clip, gray_clip, FAST, tiny, RunOptions(progress=False, overwrite=True))
-    assert default_output_path(Path("/films/a.b.mkv")) == Path("/films/a.b.color.mkv")
+    named = mf.make_clip(tmp_path / "a.b.mkv", frames=2)
+    assert default_output_path(named) == tmp_path / "a.b.color.mkv"
 
 
 def test_failure_mid_run_leaves_no_file(gray_clip, tiny, tmp_path, monkeypatch):

@@ -85,3 +85,17 @@ def test_stream_the_output_container_cannot_hold(tmp_path, fast_model):
     assert_outcome(out, code=2, message=".mp4 files cannot hold stream #1 (audio, pcm_s16le) of pcm.mkv; use -o pcm.mkv")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["pcm.mkv"]
     assert_clean_folder(tmp_path, before)
+
+
+@pytest.mark.parametrize("ext", sorted(mf.BROADCAST_CODECS))
+def test_a_container_vidcolor_does_not_write_gets_a_matroska_copy(tmp_path, fast_model, ext):
+    """`vidcolor run film.mpg` (or .ts, .webm) writes film.color.mkv with the sound copied, as a batch run
+    names such films, instead of refusing the default name."""
+    src = mf.make_broadcast_clip(tmp_path / f"film{ext}")
+    before = hash_files([src])
+    out = run_in_process(cli_args([src.name], fast_model), tmp_path)
+    assert_outcome(out, code=0, stdout="-> film.color.mkv")
+    with av.open(str(src)) as a, av.open(str(tmp_path / "film.color.mkv")) as b:
+        assert b.streams.audio[0].codec_context.name == a.streams.audio[0].codec_context.name
+        assert sum(1 for _ in b.decode(video=0)) == sum(1 for _ in a.decode(video=0)) == 12
+    assert_clean_folder(tmp_path, before)

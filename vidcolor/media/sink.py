@@ -20,6 +20,8 @@ log = logging.getLogger(__name__)
 
 # Output extension -> FFmpeg muxer name.
 FORMATS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska", ".avi": "avi"}
+# Containers tried, in order, when the input's own container cannot be written or cannot hold its streams.
+FALLBACK_CONTAINERS = ((".mkv", "matroska"), (".mp4", "mp4"))
 # Containers tried, in order, when suggesting one that can hold a stream.
 _SUGGEST = ((".mkv", "matroska"), (".mov", "mov"), (".mp4", "mp4"))
 # Container metadata that the muxer writes itself; not copied.
@@ -110,6 +112,18 @@ def remove_stale_temp_files(final: Path) -> list[Path]:
 
 def _format_for(path: Path) -> str | None:
     return FORMATS.get(path.suffix.lower())
+
+
+def writable_suffix(source: MediaSource, suffix: str) -> str | None:
+    """The output extension for a film read from a file with `suffix`: that one when vidcolor writes its
+    container and the container can hold every kept stream, else the first fallback that can (None: none)."""
+    fmt = FORMATS.get(suffix.lower())
+    if fmt and all(container_accepts(fmt, s) for s in source.kept_streams):
+        return suffix
+    for ext, fallback in FALLBACK_CONTAINERS:
+        if all(container_accepts(fallback, s) for s in source.kept_streams):
+            return ext
+    return None
 
 
 def container_accepts(format_name: str, stream: av.stream.Stream, sample: av.Packet | None = None) -> bool:

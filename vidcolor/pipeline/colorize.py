@@ -24,6 +24,7 @@ from tqdm import tqdm
 
 from ..errors import ConfigError
 from ..media import LumaFrame, MediaSink, MediaSource, chroma_shape_for
+from ..media.sink import writable_suffix
 from ..model.colorizer import Colorizer, working_size
 from .compose import chroma_planes, luma_to_gray_lut
 from .config import PipelineConfig
@@ -84,8 +85,12 @@ class WorkFrame:
 
 
 def default_output_path(input_path: Path) -> Path:
-    """IN_stem.color.EXT beside the input."""
-    return input_path.with_name(f"{input_path.stem}.color{input_path.suffix}")
+    """IN_stem.color.EXT beside the input; .mkv (or .mp4) in place of a container vidcolor does not write or
+    that cannot hold the film's other streams (MPEG program and transport streams, WebM, MXF, FLV...), as
+    for the films of a directory."""
+    with MediaSource(input_path) as source:
+        suffix = writable_suffix(source, input_path.suffix) or input_path.suffix
+    return input_path.with_name(f"{input_path.stem}.color{suffix}")
 
 
 def check_output_path(input_path: Path, output_path: Path, overwrite: bool) -> None:

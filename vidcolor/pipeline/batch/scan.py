@@ -11,7 +11,7 @@ from typing import Iterator
 
 from ...errors import MediaError
 from ...media import MediaSource
-from ...media.sink import FORMATS, TEMP_MARKER, container_accepts
+from ...media.sink import FORMATS, TEMP_MARKER, writable_suffix
 from ..config import PipelineConfig
 
 # Files with these extensions are expected to be films: when they are not, the batch says so.
@@ -26,8 +26,6 @@ NOT_VIDEO_EXTENSIONS = frozenset({
     ".heic", ".mp3", ".aac", ".ac3", ".flac", ".wav", ".ogg", ".opus", ".m4a", ".wma", ".zip", ".7z",
     ".rar", ".gz", ".tar", ".sqlite", ".db", ".py", ".sh", ".log", ".torrent", ".pt", ".toml", ".yaml",
 })
-# Containers tried, in order, when the input's own container cannot be written.
-FALLBACK_CONTAINERS = ((".mkv", "matroska"), (".mp4", "mp4"))
 # Settings that do not change the pixels written, left out of the settings hash.
 _UNHASHED_SETTINGS = ("name", "queue_frames", "batch_size")
 
@@ -97,17 +95,6 @@ def _opens_as_video(path: Path) -> bool:
         return False
 
 
-def _writable_suffix(source: MediaSource, suffix: str) -> str | None:
-    """The output extension: the input's own when its container can hold every kept stream."""
-    fmt = FORMATS.get(suffix.lower())
-    if fmt and all(container_accepts(fmt, s) for s in source.kept_streams):
-        return suffix
-    for ext, fallback in FALLBACK_CONTAINERS:
-        if all(container_accepts(fallback, s) for s in source.kept_streams):
-            return ext
-    return None
-
-
 def probe(found: FoundFile, taken_outputs: set[str]) -> Probe:
     """Open the film; choose its mirrored output path (same name, a fallback container if needed).
 
@@ -117,7 +104,7 @@ def probe(found: FoundFile, taken_outputs: set[str]) -> Probe:
     try:
         with MediaSource(found.path) as source:
             duration = source.video.duration_seconds
-            suffix = _writable_suffix(source, rel.suffix)
+            suffix = writable_suffix(source, rel.suffix)
     except MediaError as e:
         return Probe(found.rel, error=str(e))
     except OSError as e:
