@@ -110,19 +110,21 @@ def group_bucket(seconds: float, max_group_seconds: float) -> int:
     return int(seconds // max_group_seconds)
 
 
-def shrink_luma(y: np.ndarray, size_hw: tuple[int, int]) -> np.ndarray:
-    """A luma plane area-averaged down to `size_hw` (bilinear if that is larger).
+def shrink_luma(y: np.ndarray, size_hw: tuple[int, int], range_table: np.ndarray) -> np.ndarray:
+    """A luma plane mapped to full-range gray by `range_table` and area-averaged down to `size_hw` (bilinear if
+    that is larger).
 
     A plane four or more times the size is first halved by 2x2 block means: OpenCV does those fast, while its
     general area resampling costs about as much per source pixel as decoding (1080p to 341x192: 3.6 ms a
-    frame in one step, 1.1 ms after one halving; mean difference 0.3 code values).
+    frame in one step, 1.1 ms after one halving; mean difference 0.3 code values). The range table then runs
+    on the halved plane (0.6 ms less at 1080p), before the last resize as on smaller planes.
     """
     h, w = size_hw
-    if h > y.shape[0]:
-        return cv2.resize(y, (w, h), interpolation=cv2.INTER_LINEAR)
     while y.shape[0] >= 4 * h and y.shape[1] >= 4 * w:
         y = cv2.resize(y, (y.shape[1] // 2, y.shape[0] // 2), interpolation=cv2.INTER_AREA)
-    return cv2.resize(y, (w, h), interpolation=cv2.INTER_AREA)
+    gray = cv2.LUT(y, range_table)
+    interpolation = cv2.INTER_LINEAR if h > gray.shape[0] else cv2.INTER_AREA
+    return cv2.resize(gray, (w, h), interpolation=interpolation)
 
 
 class FrameDecoder:
@@ -138,7 +140,7 @@ class FrameDecoder:
         self._bucket: int | None = None
 
     def prepare(self, lf: LumaFrame) -> WorkFrame:
-        gray = cv2.LUT(shrink_luma(lf.y, self.work_hw), self.lut)  # the range table on the small frame: 0.6 ms less at 1080p
+        gray = shrink_luma(lf.y, self.work_hw, self.lut)
         cut = self.cuts.is_cut(thumbnail(gray))
         # Long shots are split at fixed multiples of max_group_seconds from the film's start, so a
         # preview can find the group of any frame by decoding only from the last boundary.
