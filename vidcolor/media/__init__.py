@@ -2,7 +2,7 @@
 
 from vidcolor.media.frames import LumaFrame, VideoInfo
 from vidcolor.media.probe import is_video_file, video_error
-from vidcolor.media.sink import MediaSink, build_frame, chroma_shape_for, output_pix_fmt
+from vidcolor.media.sink import MediaSink, build_frame, chroma_shape_for, output_pix_fmt, writable_suffix
 from vidcolor.media.source import MediaSource, luma_of
 
 __all__ = [
@@ -16,4 +16,5 @@ __all__ = [
     "luma_of",
     "output_pix_fmt",
     "video_error",
+    "writable_suffix",
 ]

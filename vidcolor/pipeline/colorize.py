@@ -23,8 +23,7 @@ import numpy as np
 from tqdm import tqdm
 
 from ..errors import ConfigError
-from ..media import LumaFrame, MediaSink, MediaSource, chroma_shape_for
-from ..media.sink import writable_suffix
+from ..media import LumaFrame, MediaSink, MediaSource, chroma_shape_for, writable_suffix
 from ..model.colorizer import Colorizer, working_size
 from .compose import chroma_planes, luma_to_gray_lut
 from .config import PipelineConfig

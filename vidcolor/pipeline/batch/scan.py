@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Iterator
 
 from ...errors import MediaError
-from ...media import MediaSource
-from ...media.sink import FORMATS, TEMP_MARKER, writable_suffix
+from ...media import MediaSource, writable_suffix
+from ...media.sink import FORMATS, TEMP_MARKER
 from ..config import PipelineConfig
 
 # Files with these extensions are expected to be films: when they are not, the batch says so.
