@@ -379,6 +379,22 @@ def make_multi_stream_clip(
     return path
 
 
+def make_dv_clip(path: str | Path, *, frames: int = 6) -> Path:
+    """PAL DV (720x576, interlaced, bottom field first by the DV standard), in .dv or .avi."""
+    path = Path(path)
+    with av.open(str(path), "w") as out:
+        vs = out.add_stream("dvvideo", rate=25)
+        vs.width, vs.height, vs.pix_fmt = 720, 576, "yuv420p"
+        for i in range(frames):
+            f = av.VideoFrame.from_ndarray(frame_rgb(i, 720, 576, True), format="rgb24").reformat(format="yuv420p")
+            f.pts, f.time_base = i, Fraction(1, 25)
+            for p in vs.encode(f):
+                out.mux(p)
+        for p in vs.encode():
+            out.mux(p)
+    return path
+
+
 def make_interlaced_clip(path: str | Path, *, width: int = 96, height: int = 64, frames: int = 12) -> Path:
     """A gray h264 clip coded as interlaced fields (top field first)."""
     path = Path(path)

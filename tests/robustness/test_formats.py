@@ -28,13 +28,13 @@ def _facts(path: Path) -> dict:
         info = src.video
     return {"frames": len(pts), "size": (info.width, info.height), "seconds": [p * tb for p in pts],
             "streams": streams, "rotation": info.rotation_degrees, "sar": info.sample_aspect_ratio,
-            "range": info.color_range}
+            "range": info.color_range, "fields": info.field_order}
 
 
 def _check(expect_pix: str | None = None, *same: str):
     def check(src: Path, out: Path) -> None:
         a, b = _facts(src), _facts(out)
-        for key in ("frames", "size", "seconds", "streams", "rotation", "sar", *same):
+        for key in ("frames", "size", "seconds", "streams", "rotation", "sar", "fields", *same):
             assert a[key] == b[key], (key, a[key], b[key])
         if expect_pix:
             with MediaSource(out) as o:
@@ -98,4 +98,18 @@ def test_a_container_vidcolor_does_not_write_gets_a_matroska_copy(tmp_path, fast
     with av.open(str(src)) as a, av.open(str(tmp_path / "film.color.mkv")) as b:
         assert b.streams.audio[0].codec_context.name == a.streams.audio[0].codec_context.name
         assert sum(1 for _ in b.decode(video=0)) == sum(1 for _ in a.decode(video=0)) == 12
+    assert_clean_folder(tmp_path, before)
+
+
+def test_a_dv_tape_stays_interlaced_bottom_field_first(tmp_path, fast_model):
+    """PAL DV: its fields are kept and flagged (bottom first), so players deinterlace the colour copy as they do
+    the tape; `.dv` is not written, so the copy is Matroska."""
+    src = mf.make_dv_clip(tmp_path / "tape.dv")
+    before = hash_files([src])
+    out = run_in_process(cli_args([src.name], fast_model), tmp_path)
+    assert_outcome(out, code=0, stdout="-> tape.color.mkv")
+    with MediaSource(src) as a, MediaSource(tmp_path / "tape.color.mkv") as b:
+        assert a.video.field_order == b.video.field_order == "bff"
+        assert a.video.sample_aspect_ratio == b.video.sample_aspect_ratio
+        assert [f.seconds for f in a.luma_frames()] == [f.seconds for f in b.luma_frames()]
     assert_clean_folder(tmp_path, before)

@@ -28,6 +28,7 @@ class VideoInfo:
     start_pts: int
     display_matrix: tuple[int, ...] | None = field(default=None, repr=False)
     stream_index: int = 0
+    field_order: str = "progressive"  # or, for interlaced video, the field shown first: "tff" or "bff"
 
     @property
     def frame_duration_seconds(self) -> float | None:

@@ -34,6 +34,7 @@ TEMP_MARKER = ".vidcolor-tmp-"
 # Mode of a finished output before the umask, as for any file a program creates.
 NEW_FILE_MODE = 0o666
 _RANGE_CODE = {"tv": 1, "pc": 2}
+_FIELD_ORDER_CODE = {"tff": 2, "bff": 3}  # FFmpeg's AV_FIELD_TT, AV_FIELD_BB
 
 
 def output_pix_fmt(width: int, height: int) -> str:
@@ -267,6 +268,11 @@ class MediaSink:
         ctx.color_trc = _BT709
         ctx.thread_count = threads
         ctx.options = {"crf": str(crf), "preset": preset}
+        if info.field_order != "progressive":
+            # Interlaced in, interlaced out: the Y plane is the source's own fields, and players deinterlace
+            # only what is flagged so (as progressive, a DV or broadcast tape shows combs on every motion).
+            ctx.options["x264-params"] = f"{info.field_order}=1"
+            ctx.field_order = _FIELD_ORDER_CODE[info.field_order]
         if fmt == "avi":
             # AVI stores no presentation times, only each frame's slot: with B-frames every frame landed in its
             # decode-order slot, shifted by the reorder delay (OpenCV's tree.avi, 15 fps with dropped frames:

@@ -133,6 +133,22 @@ def _pick_video_stream(container: av.container.InputContainer) -> av.video.strea
     return None
 
 
+# FFmpeg's AVFieldOrder values by the field shown first (TT, BT: top; BB, TB: bottom).
+_TOP_FIELD_FIRST = (2, 5)
+_BOTTOM_FIELD_FIRST = (3, 4)
+
+
+def _field_order(frame: av.VideoFrame, ctx: av.video.codeccontext.VideoCodecContext) -> str:
+    """'progressive', or the field shown first of an interlaced picture: 'tff' or 'bff'."""
+    if not frame.interlaced_frame:
+        return "progressive"
+    if ctx.field_order in _TOP_FIELD_FIRST:
+        return "tff"
+    if ctx.field_order in _BOTTOM_FIELD_FIRST:
+        return "bff"
+    return "bff" if ctx.name == "dvvideo" else "tff"  # unsaid: DV is bottom field first by its standard
+
+
 AVI_REORDER_FRAMES = 8  # frames held back to put AVI slots in display order (B-frame reordering is shallower)
 
 
@@ -226,7 +242,7 @@ class MediaSource:
         # AVI stores no presentation times; FFmpeg's guesses run out of order behind B-frames (88 of the 270
         # frames of OpenCV's Xvid Megamind.avi): see _AviSlots.
         self._slot_timed = c.format.name == "avi"
-        first = self._probe_first_frame()
+        first, field_order = self._probe_first_frame()
         if first is None:
             raise MediaError(f"{self.path.name} is truncated or corrupt: its video stream has no decodable frame")
         tb = vs.time_base or Fraction(1, 90000)
@@ -260,6 +276,7 @@ class MediaSource:
             pix_fmt=pix_fmt,
             codec_name=vs.codec_context.name,
             start_pts=int(start_pts),
+            field_order=field_order,
             display_matrix=matrix,
             stream_index=vs.index,
         )
@@ -267,17 +284,18 @@ class MediaSource:
         self.metadata: dict[str, str] = dict(c.metadata)
         self.chapters: list[dict] = list(c.chapters())
 
-    def _probe_first_frame(self) -> av.VideoFrame | None:
-        """Decode the first frame with a throwaway container (the main one stays at the start)."""
+    def _probe_first_frame(self) -> tuple[av.VideoFrame | None, str]:
+        """Decode the first frame with a throwaway container (the main one stays at the start); with its field
+        order ('progressive', 'tff' or 'bff')."""
         with _open_container(self.path) as c:
             vs = c.streams[self._vindex]
             try:
                 for packet in c.demux(vs):
                     for frame in self._decode(packet, _DecodeTally()):
-                        return frame
+                        return frame, _field_order(frame, vs.codec_context)
             except av.error.FFmpegError:
-                return None
-        return None
+                pass
+        return None, "progressive"
 
     @property
     def concealed_errors(self) -> int:
