@@ -105,6 +105,7 @@ def make_clip(
     sar: Fraction | None = None,
     gop: int = 12,
     b_frames: int | None = None,
+    timecode: str | None = None,
 ) -> Path:
     """Write a small real clip; the container follows the file extension.
 
@@ -138,6 +139,8 @@ def make_clip(
             vs.set_display_rotation(rotation)
         if language:
             vs.metadata["language"] = language
+        if timecode:
+            vs.metadata["timecode"] = timecode  # MOV/MP4: a tmcd track; Matroska: a TIMECODE tag
 
         aus = None
         if audio:

@@ -277,3 +277,14 @@ def test_avi_output_keeps_every_frame_in_its_slot(clip_factory, tmp_path):
         tout = [f.pts * slot for f in b.luma_frames()]
     assert len(tout) == len(tin) == 24
     assert all(abs(o - i) <= slot / 2 for i, o in zip(tin, tout)), (tin[:6], tout[:6])
+
+
+
+@pytest.mark.parametrize("src_name,dst_name", [("tc.mov", "out.mov"), ("tc.mov", "out.mkv"), ("tc.mkv", "out.mp4")])
+def test_source_timecode_is_kept(clip_factory, tmp_path, src_name, dst_name):
+    """A tape's start timecode (MOV/MP4 tmcd track, Matroska TIMECODE tag) survives into the colour copy."""
+    src = clip_factory(src_name, timecode="10:00:00:00")
+    out = roundtrip(src, tmp_path / dst_name)
+    with av.open(str(out)) as c:
+        tags = {k.lower(): v for k, v in c.streams.video[0].metadata.items()}
+    assert tags.get("timecode") == "10:00:00:00"

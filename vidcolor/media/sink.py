@@ -26,8 +26,8 @@ FALLBACK_CONTAINERS = ((".mkv", "matroska"), (".mp4", "mp4"))
 _SUGGEST = ((".mkv", "matroska"), (".mov", "mov"), (".mp4", "mp4"))
 # Container metadata that the muxer writes itself; not copied.
 _MUXER_KEYS = {"major_brand", "minor_version", "compatible_brands", "encoder", "software", "creation_time"}
-# Stream metadata copied onto the output streams.
-_STREAM_KEYS = {"language", "title", "handler_name"}
+# Stream metadata copied onto the output streams (a video stream's timecode: MOV/MP4 write it as a tmcd track).
+_STREAM_KEYS = {"language", "title", "handler_name", "timecode"}
 _BT709 = 1
 # Temp files are named ".{final name}.vidcolor-tmp-{pid}-XXXX{suffix}" beside the final path.
 TEMP_MARKER = ".vidcolor-tmp-"
@@ -281,19 +281,19 @@ class MediaSink:
         if info.display_matrix is not None:
             vs.set_display_matrix(info.display_matrix)
         for k, v in src_vs.metadata.items():
-            if k in _STREAM_KEYS:
-                vs.metadata[k] = v
+            if k.lower() in _STREAM_KEYS:  # Matroska's tags read back upper-case (TIMECODE)
+                vs.metadata[k.lower()] = v
         self._video = vs
         self._map: dict[int, av.stream.Stream] = {}
         for s in self.source.kept_streams:
             o = out.add_stream_from_template(s)
             for k, v in s.metadata.items():
-                if k in _STREAM_KEYS:
-                    o.metadata[k] = v
+                if k.lower() in _STREAM_KEYS:
+                    o.metadata[k.lower()] = v
             o.disposition = s.disposition
             self._map[s.index] = o
         for k, v in self.source.metadata.items():
-            if k not in _MUXER_KEYS:
+            if k.lower() not in _MUXER_KEYS:
                 out.metadata[k] = v
         if self.source.chapters:
             out.set_chapters(self.source.chapters)
