@@ -279,7 +279,6 @@ def test_avi_output_keeps_every_frame_in_its_slot(clip_factory, tmp_path):
     assert all(abs(o - i) <= slot / 2 for i, o in zip(tin, tout)), (tin[:6], tout[:6])
 
 
-
 @pytest.mark.parametrize("src_name,dst_name", [("tc.mov", "out.mov"), ("tc.mov", "out.mkv"), ("tc.mkv", "out.mp4")])
 def test_source_timecode_is_kept(clip_factory, tmp_path, src_name, dst_name):
     """A tape's start timecode (MOV/MP4 tmcd track, Matroska TIMECODE tag) survives into the colour copy."""

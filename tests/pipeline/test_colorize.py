@@ -222,7 +222,6 @@ def test_each_batch_is_handed_on_as_soon_as_it_is_done():
     assert sent[:6] == frames and sent[6] is colorize_module.END
 
 
-
 @pytest.mark.parametrize("source_hw", [(1080, 1920), (2160, 3840), (720, 1280), (360, 640)])
 def test_frames_are_area_averaged_to_working_size(source_hw):
     h, w = source_hw
