@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import struct
 from fractions import Fraction
 from pathlib import Path
@@ -379,6 +380,29 @@ def make_multi_stream_clip(
             _mux_audio(out, s, kind, frames / fps)
     finally:
         out.close()
+    return path
+
+
+def make_size_change_ts(path: str | Path, *, frames_each: int = 12) -> Path:
+    """An MPEG transport stream whose picture size changes half-way (160x96, then 320x192), as a DVB recording
+    does when an SD programme gives way to an HD one: two recordings joined byte for byte."""
+    path = Path(path)
+    parts = []
+    for k, (w, h) in enumerate(((160, 96), (320, 192))):
+        buf = io.BytesIO()
+        with av.open(buf, "w", format="mpegts") as out:
+            vs = out.add_stream("libx264", rate=25)
+            vs.width, vs.height, vs.pix_fmt = w, h, "yuv420p"
+            vs.codec_context.options = {"preset": "ultrafast", "bf": "0"}
+            for i in range(frames_each):
+                f = av.VideoFrame.from_ndarray(frame_rgb(i, w, h, True), format="rgb24").reformat(format="yuv420p")
+                f.pts, f.time_base = k * frames_each + i, Fraction(1, 25)
+                for p in vs.encode(f):
+                    out.mux(p)
+            for p in vs.encode():
+                out.mux(p)
+        parts.append(buf.getvalue())
+    path.write_bytes(b"".join(parts))
     return path
 
 

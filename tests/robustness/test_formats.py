@@ -113,3 +113,17 @@ def test_a_dv_tape_stays_interlaced_bottom_field_first(tmp_path, fast_model):
         assert a.video.sample_aspect_ratio == b.video.sample_aspect_ratio
         assert [f.seconds for f in a.luma_frames()] == [f.seconds for f in b.luma_frames()]
     assert_clean_folder(tmp_path, before)
+
+
+def test_a_recording_that_changes_picture_size_keeps_its_first_size(tmp_path, fast_model):
+    """A DVB recording going from 160x96 to 320x192 half-way: every frame is colorized, at the first size, and
+    one warning line says so (it stopped with an internal error)."""
+    src = mf.make_size_change_ts(tmp_path / "dvb.ts")
+    before = hash_files([src])
+    out = run_in_process(cli_args([src.name], fast_model), tmp_path)
+    assert_outcome(out, code=0, stdout="colorized 24 frames")
+    assert out.error_lines == ["vidcolor: warning: dvb.ts changes picture size to 320x192 at 0.48 s; those frames "
+                               "are scaled to its first size, 160x96"]
+    with av.open(str(tmp_path / "dvb.color.mkv")) as c:
+        assert {(f.width, f.height) for f in c.decode(video=0)} == {(160, 96)}
+    assert_clean_folder(tmp_path, before)

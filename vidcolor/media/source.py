@@ -217,6 +217,7 @@ class MediaSource:
         self.thread_type = thread_type
         self.frames_read = 0
         self.truncated_at_seconds: float | None = None  # set when the film ends well before its declared end
+        self.resized_frames = 0  # frames of another size than the first (a broadcast's resolution change)
         self._tally = _DecodeTally()  # of items(), for concealed_errors
         self._seek_container: av.container.InputContainer | None = None
         if not self.path.exists():
@@ -324,6 +325,16 @@ class MediaSource:
             else:
                 step = (1 / self.video.average_rate) / tb if self.video.average_rate else 1
                 pts = last_pts + max(1, round(step))
+        width, height = self.video.width, self.video.height
+        if (frame.width, frame.height) != (width, height):
+            # A recording whose picture size changes (a DVB channel going from an SD programme to HD) is
+            # written at its first size throughout, as FFmpeg's own tools do: the output stream has one size.
+            if not self.resized_frames:
+                log.warning("%s changes picture size to %dx%d at %.2f s; those frames are scaled to its first "
+                            "size, %dx%d", self.path.name, frame.width, frame.height,
+                            float((pts - self.video.start_pts) * tb), width, height)
+            self.resized_frames += 1
+            frame = frame.reformat(width=width, height=height)
         return LumaFrame(
             y=luma_of(frame),
             pts=int(pts),
