@@ -56,7 +56,8 @@ def run(
                                     ray_address))
     if not input_path.exists():
         fail(f"input not found: {input_path}")
-    check_output_path(input_path, output or default_output_path(input_path), overwrite)
+    output = output or default_output_path(input_path)  # opens the film: bad input is told before the model loads
+    check_output_path(input_path, output, overwrite)
     colorizer = _colorizer(model, device, config.temperature, precision)
     stats = colorize_video(input_path, output, config, colorizer, options)
     typer.echo(stats.summary())
