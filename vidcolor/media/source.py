@@ -348,12 +348,14 @@ class MediaSource:
         """Yield LumaFrames of the video stream and raw packets of kept streams, in demux order."""
         c = self._container
         if self.frames_read:  # a second pass: start over on a fresh container
+            indices = [s.index for s in self.kept_streams]  # read before the close: the streams die with it
             c.close()
             self._container = c = _open_container(self.path)
+            self.kept_streams = [c.streams[i] for i in indices]
         vs = c.streams[self._vindex]
         self._configure_decoder(vs)
         self._tally = self._new_tally()
-        kept = [c.streams[s.index] for s in self.kept_streams]
+        kept = self.kept_streams
         index = 0
         last_pts: int | None = None
 
