@@ -18,6 +18,8 @@ AUDIO_KINDS = {
     "ac351": ("ac3", "5.1(side)", 48000, "fltp"),
     "pcm": ("pcm_s16le", "stereo", 16000, "s16"),
     "mp3": ("libmp3lame", "stereo", 44100, "s16p"),
+    "mp2": ("mp2", "stereo", 48000, "s16"),
+    "opus": ("libopus", "stereo", 48000, "s16"),
 }
 
 VFR_PATTERN_MS = (40, 40, 80, 33, 50, 120, 40, 67)
@@ -76,6 +78,27 @@ def _audio_frames(kind: str, duration_s: float, stream: av.audio.stream.AudioStr
         af.time_base = Fraction(1, rate)
         yield af
         t0 += n
+
+
+def _add_audio_stream(out: av.container.OutputContainer, kind: str) -> av.audio.stream.AudioStream:
+    """An audio stream of AUDIO_KINDS[kind] (codec, layout, rate, sample format) in `out`."""
+    codec, layout, rate, fmt = AUDIO_KINDS[kind]
+    stream = out.add_stream(codec, rate=rate, layout=layout)
+    stream.codec_context.format = fmt
+    return stream
+
+
+def _encode_gray_pictures(out: av.container.OutputContainer, vs: av.video.stream.VideoStream, count: int,
+                          fps: int, first_pts: int = 0) -> None:
+    """Encode the gray test pictures 0..count-1 (frame_rgb) into `vs` at pts first_pts.., encoder flush included."""
+    for i in range(count):
+        rgb = frame_rgb(i, vs.width, vs.height, True)
+        f = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format=vs.pix_fmt)
+        f.pts, f.time_base = first_pts + i, Fraction(1, fps)
+        for p in vs.encode(f):
+            out.mux(p)
+    for p in vs.encode():
+        out.mux(p)
 
 
 def _mux_audio(out: av.container.OutputContainer, stream: av.audio.stream.AudioStream, kind: str,
@@ -145,9 +168,7 @@ def make_clip(
 
         aus = None
         if audio:
-            acodec, layout, rate, fmt = AUDIO_KINDS[audio]
-            aus = out.add_stream(acodec, rate=rate, layout=layout)
-            aus.codec_context.format = fmt
+            aus = _add_audio_stream(out, audio)
             if language:
                 aus.metadata["language"] = language
 
@@ -207,10 +228,10 @@ def make_clip(
     return path
 
 
-BROADCAST_CODECS = {  # containers vidcolor reads but does not write: (video codec, audio codec, sample format)
-    ".mpg": ("mpeg2video", "mp2", "s16"),  # MPEG program stream, as from DVDs and capture cards
-    ".ts": ("libx264", "ac3", "fltp"),  # MPEG transport stream, as from DVB recordings
-    ".webm": ("libvpx-vp9", "libopus", "flt"),
+BROADCAST_CODECS = {  # containers vidcolor reads but does not write: (video codec, AUDIO_KINDS key)
+    ".mpg": ("mpeg2video", "mp2"),  # MPEG program stream, as from DVDs and capture cards
+    ".ts": ("libx264", "ac3"),  # MPEG transport stream, as from DVB recordings
+    ".webm": ("libvpx-vp9", "opus"),
 }
 
 
@@ -218,28 +239,13 @@ def make_broadcast_clip(path: str | Path, *, width: int = 96, height: int = 64, 
                         fps: int = 25) -> Path:
     """A gray clip with a second of sound in a container of BROADCAST_CODECS (by extension)."""
     path = Path(path)
-    vcodec, acodec, sample_fmt = BROADCAST_CODECS[path.suffix]
+    vcodec, audio = BROADCAST_CODECS[path.suffix]
     with av.open(str(path), "w") as out:
         vs = out.add_stream(vcodec, rate=fps)
         vs.width, vs.height, vs.pix_fmt = width, height, "yuv420p"
-        aus = out.add_stream(acodec, rate=48000, layout="stereo")
-        for i in range(frames):
-            f = av.VideoFrame.from_ndarray(frame_rgb(i, width, height, True), format="rgb24").reformat(format="yuv420p")
-            f.pts, f.time_base = i, Fraction(1, fps)
-            for p in vs.encode(f):
-                out.mux(p)
-        for p in vs.encode():
-            out.mux(p)
-        samples = aus.codec_context.frame_size or 1024
-        for k in range(48000 // samples):
-            a = av.AudioFrame(format=sample_fmt, layout="stereo", samples=samples)
-            for plane in a.planes:
-                plane.update(bytes(plane.buffer_size))
-            a.sample_rate, a.pts = 48000, k * samples
-            for p in aus.encode(a):
-                out.mux(p)
-        for p in aus.encode():
-            out.mux(p)
+        aus = _add_audio_stream(out, audio)
+        _encode_gray_pictures(out, vs, frames, fps)
+        _mux_audio(out, aus, audio, 1.0)
     return path
 
 
@@ -394,13 +400,7 @@ def make_size_change_ts(path: str | Path, *, frames_each: int = 12) -> Path:
             vs = out.add_stream("libx264", rate=25)
             vs.width, vs.height, vs.pix_fmt = w, h, "yuv420p"
             vs.codec_context.options = {"preset": "ultrafast", "bf": "0"}
-            for i in range(frames_each):
-                f = av.VideoFrame.from_ndarray(frame_rgb(i, w, h, True), format="rgb24").reformat(format="yuv420p")
-                f.pts, f.time_base = k * frames_each + i, Fraction(1, 25)
-                for p in vs.encode(f):
-                    out.mux(p)
-            for p in vs.encode():
-                out.mux(p)
+            _encode_gray_pictures(out, vs, frames_each, 25, first_pts=k * frames_each)
         parts.append(buf.getvalue())
     path.write_bytes(b"".join(parts))
     return path
@@ -412,13 +412,7 @@ def make_dv_clip(path: str | Path, *, frames: int = 6) -> Path:
     with av.open(str(path), "w") as out:
         vs = out.add_stream("dvvideo", rate=25)
         vs.width, vs.height, vs.pix_fmt = 720, 576, "yuv420p"
-        for i in range(frames):
-            f = av.VideoFrame.from_ndarray(frame_rgb(i, 720, 576, True), format="rgb24").reformat(format="yuv420p")
-            f.pts, f.time_base = i, Fraction(1, 25)
-            for p in vs.encode(f):
-                out.mux(p)
-        for p in vs.encode():
-            out.mux(p)
+        _encode_gray_pictures(out, vs, frames, 25)
     return path
 
 
