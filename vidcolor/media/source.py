@@ -506,8 +506,7 @@ class MediaSource:
                 continue  # the seek landed after the target: try further back
             if found is None:
                 break
-            frame, _ = found
-            return self._frame_by_time(frame, None)
+            return self._frame_by_time(found, None)
         raise MediaError(f"cannot take a frame at {seconds:g} s: it lies beyond the end of {self.path.name}")
 
     def _frame_by_time(self, frame: av.VideoFrame, last_pts: int | None) -> LumaFrame:
@@ -519,8 +518,9 @@ class MediaSource:
         lf.index = int(round((lf.pts - info.start_pts) * info.time_base * rate)) if rate else -1
         return lf
 
-    def _decode_until(self, c, vs, target: int, accept_first: bool = False):
-        """Decode forward; the last frame with pts <= target, 'early' if the first is already later."""
+    def _decode_until(self, c, vs, target: int, accept_first: bool = False) -> av.VideoFrame | str | None:
+        """Decode forward; the last frame with pts <= target, 'early' if the first is already later, None if the
+        film ends before the target."""
         prev = None
         try:
             for f in self._frames(c.demux(vs), self._new_tally()):
@@ -528,15 +528,15 @@ class MediaSource:
                     continue
                 if f.pts > target:
                     if prev is None:
-                        return (f, None) if accept_first else "early"
-                    return (prev, None)
+                        return f if accept_first else "early"
+                    return prev
                 prev = f
         except av.error.FFmpegError:
             pass
         if prev is None:
             return None
         dur = prev.duration or (int(1 / self.video.average_rate / self.video.time_base) if self.video.average_rate else 1)
-        return (prev, None) if target < prev.pts + max(dur, 1) else None
+        return prev if target < prev.pts + max(dur, 1) else None
 
     def frames_from(self, seconds: float) -> Iterator[LumaFrame]:
         """Frames in order from the keyframe at or before `seconds` (from the start) on, on a private container.
