@@ -159,7 +159,7 @@ def _load(args):
 
     config = load_pipeline_config(args.pipeline).replace(
         batch_size=args.batch_size, decode_threads=args.decode_threads, encode_threads=args.encode_threads,
-        opencv_threads=args.opencv_threads)
+        opencv_threads=args.opencv_threads, model_calls_in_flight=args.model_calls)
     colorizer = Colorizer(args.model, device=args.device, temperature=config.temperature,
                           cpu_threads=args.threads, precision=args.precision)
     return config, colorizer
@@ -189,13 +189,15 @@ def bench_stages(clip: Path, config, colorizer, label: str, out_dir: Path) -> di
 
         colorizer.predict_ab(np.stack([frames[0].gray]), colorizer.global_features(frames[0].gray))  # warm-up
         batch = colorizer.plan_batch_size(*decoder.work_hw, config.batch_size)
-        predictor = ChromaPredictor(colorizer, config, True, batch)
+        calls = colorizer.calls_in_flight(config.model_calls_in_flight)
+        predictor = ChromaPredictor(colorizer, config, True, batch, calls)
         sink_model = _ListSink()
-        t, c0 = time.perf_counter(), time.process_time()
-        predictor.run(iter(items), sink_model)
-        if colorizer.device.type == "cuda":
-            torch.cuda.synchronize()
-        times["model"], cpu["model"] = time.perf_counter() - t, time.process_time() - c0
+        with colorizer.threads_shared_by(calls):  # as colorize_video runs it
+            t, c0 = time.perf_counter(), time.process_time()
+            predictor.run(iter(items), sink_model)
+            if colorizer.device.type == "cuda":
+                torch.cuda.synchronize()
+            times["model"], cpu["model"] = time.perf_counter() - t, time.process_time() - c0
         assert sink_model.items[-1] is END and all(f.ab is not None for f in frames)
 
         composer = ChromaComposer(FlowSmoother(config.smoothing_strength, config.flow_preset),
@@ -353,6 +355,8 @@ def main() -> None:
     p.add_argument("--decode-threads", type=int, default=None, help="H.264 decoder threads (default: the preset's)")
     p.add_argument("--encode-threads", type=int, default=None, help="libx264 threads (default: the preset's)")
     p.add_argument("--opencv-threads", type=int, default=None, help="OpenCV threads (default: the preset's)")
+    p.add_argument("--model-calls", type=int, default=None,
+                   help="model batches run at once (default: the preset's; 0 automatic)")
     p.add_argument("--switch-interval-ms", type=float, default=None,
                    help="Python's GIL switch interval for the run (default: Python's 5 ms)")
     p.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE)
@@ -390,7 +394,8 @@ def main() -> None:
           f"{config.flow_preset}, x264 {config.x264_preset} crf {config.crf}; threads decode "
           f"{config.decode_threads or 'auto'}, encode {config.encode_threads or 'auto'}, OpenCV "
           f"{config.opencv_threads or 'auto'}; GIL switch {sys.getswitchinterval() * 1000:g} ms; model on "
-          f"{colorizer.device} {colorizer.precision}")
+          f"{colorizer.device} {colorizer.precision}, {colorizer.calls_in_flight(config.model_calls_in_flight)} "
+          f"batches at once")
     if args.x264_presets:
         print(f"x264 presets at crf {config.crf} on {SAMPLE_CLIP.name}'s colorized planes:")
         bench_x264(args, config, colorizer)

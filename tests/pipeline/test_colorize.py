@@ -126,11 +126,12 @@ def test_failure_mid_run_leaves_no_file(gray_clip, tiny, tmp_path, monkeypatch):
     assert not _temp_files(tmp_path)
 
 
-def test_a_long_shot_is_streamed_with_bounded_memory(clip_factory, tiny, tmp_path, monkeypatch):
+@pytest.mark.parametrize("calls", [1, 2])
+def test_a_long_shot_is_streamed_with_bounded_memory(clip_factory, tiny, tmp_path, monkeypatch, calls):
     """One 400-frame shot with no cut and no time split: the model stage never holds more than
-    the keyframe lookahead plus a batch, however long the shot."""
+    the keyframe lookahead plus the batches in flight, however long the shot."""
     src = clip_factory("long.mp4", width=64, height=48, frames=400, fps=25)
-    config = FAST.replace(max_group_seconds=1000.0)
+    config = FAST.replace(max_group_seconds=1000.0, model_calls_in_flight=calls)
     seen = {}
     real_run = colorize_module.ChromaPredictor.run
 
@@ -141,7 +142,7 @@ def test_a_long_shot_is_streamed_with_bounded_memory(clip_factory, tiny, tmp_pat
     monkeypatch.setattr(colorize_module.ChromaPredictor, "run", spy)
     stats = colorize_video(src, tmp_path / "long.out.mp4", config, tiny, RunOptions(progress=False))
     assert stats.frames == 400 and stats.groups == 1 and stats.global_calls == config.keyframe_samples
-    assert seen["max_pending"] <= config.keyframe_lookahead_frames + config.batch_size + 1
+    assert seen["max_pending"] <= config.keyframe_lookahead_frames + calls * config.batch_size + 1
 
 
 def _x264_threads(path: Path) -> int:

@@ -146,6 +146,76 @@ def test_model_and_compose_stages_overlap(tiny_model, clip_factory, tmp_path, mo
     assert overlapping >= frames // 4, overlapping
 
 
+def test_two_model_batches_run_at_once_and_leave_in_order():
+    """With two calls in flight a slow batch does not hold the next one back, and the frames (with the
+    packets between them) still leave in order, each with its own chroma."""
+    config = FAST.replace(batch_size=2, keyframe_lookahead_frames=2, keyframe_samples=1)
+    lock = threading.Lock()
+    running, most = [0], [0]
+
+    class Echo:  # stands in for the Colorizer: ab = the frame's gray; every other batch is slow
+        model_id, global_calls = "echo", 0
+
+        def scene_features(self, grays):
+            return np.zeros((1, 1), np.float32)
+
+        def predict_ab(self, gray, vecs, temperature=None):
+            with lock:
+                running[0] += 1
+                most[0] = max(most[0], running[0])
+            time.sleep(0.06 if gray[0, 0, 0] % 4 == 0 else 0.01)
+            with lock:
+                running[0] -= 1
+            return np.repeat(gray[..., None].astype(np.float32), 2, axis=-1)
+
+    items: list = []
+    for i in range(12):
+        items.append(colorize_mod.WorkFrame(luma=None, gray=np.full((4, 4), i, np.uint8), cut=i == 0,
+                                            group_start=i == 0))
+        if i % 3 == 0:
+            items.append(f"packet after frame {i}")
+    sent: list = []
+
+    class Out:
+        def put(self, item):
+            sent.append(item)
+
+    colorize_mod.ChromaPredictor(Echo(), config, calls_in_flight=2).run(iter(items), Out())
+    assert sent[:-1] == items and sent[-1] is colorize_mod.END
+    assert all(f.ab[0, 0, 0] == f.gray[0, 0] for f in items if isinstance(f, colorize_mod.WorkFrame))
+    assert most[0] == 2
+
+
+def test_torch_threads_are_shared_by_the_batches_in_flight_and_restored(tiny_model, clip_factory, tmp_path,
+                                                                       monkeypatch):
+    clip = clip_factory("threads.mp4", frames=20, width=96, height=64)
+    c = Colorizer(tiny_model, device="cpu")
+    seen: set[tuple[str, int]] = set()
+    real_predict = c.predict_ab
+
+    def spy(*args, **kwargs):
+        seen.add((threading.current_thread().name, torch.get_num_threads()))
+        return real_predict(*args, **kwargs)
+
+    monkeypatch.setattr(c, "predict_ab", spy)
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(4)
+        stats = colorize_video(clip, tmp_path / "auto.mp4", FAST, c, RunOptions(progress=False))
+        assert torch.get_num_threads() == 4
+        assert stats.frames == 20
+        assert {threads for _, threads in seen} == {2}
+        assert all(name.startswith("vidcolor-model") for name, _ in seen)
+        seen.clear()
+        colorize_video(clip, tmp_path / "one.mp4", FAST.replace(model_calls_in_flight=1), c,
+                       RunOptions(progress=False))
+        assert {threads for _, threads in seen} == {4} and torch.get_num_threads() == 4
+    finally:
+        torch.set_num_threads(before)
+    with pytest.raises(ConfigError, match="model_calls_in_flight"):
+        FAST.replace(model_calls_in_flight=-1)
+
+
 def test_folded_batch_norms_give_the_same_output():
     torch.manual_seed(0)
     net = ColorNet(NetConfig(base_channels=8, bin_count=20))

@@ -7,6 +7,7 @@ Run through `colorize_video` in place of a `Colorizer`, it shows what the pipeli
 from __future__ import annotations
 
 from collections.abc import Iterable
+from contextlib import nullcontext
 
 import cv2
 import numpy as np
@@ -40,6 +41,12 @@ class TrueChromaColorizer:
 
     def plan_batch_size(self, height: int, width: int, requested: int) -> int:
         return requested
+
+    def calls_in_flight(self, requested: int = 0) -> int:
+        return 1  # hands out the frames in call order
+
+    def threads_shared_by(self, calls: int) -> nullcontext:
+        return nullcontext()
 
     def scene_features(self, grays: list[np.ndarray]) -> np.ndarray:
         return np.zeros((1, 1), np.float32)

@@ -15,7 +15,8 @@ from __future__ import annotations
 import copy
 import os
 import warnings
-from contextlib import nullcontext
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 
 # OpenMP threads that finish a parallel region spin while waiting for the next one; on 2 cores shared
 # with our own decode/compose/encode threads (or anyone else's process) that spinning steals the core
@@ -46,6 +47,11 @@ CPU_BF16_FLAGS = ("avx512_bf16", "amx_bf16")  # /proc/cpuinfo flags of CPUs with
 # Kernels that index with 32-bit integers (bilinear upsampling in channels_last, among others) refuse
 # tensors of INT_MAX elements or more: on an 80 GB GPU a batch can fit in memory and still be too large.
 TOO_LARGE_FOR_KERNEL = ("INT_MAX", "32-bit index")
+# predict_ab calls a pipeline keeps running at once on the cpu, each on its share of torch's threads. One
+# call's OpenMP team waits at every operator's end for its slowest thread, and on 2 cores shared with decode,
+# compose and encode that thread is often the one that lost its core: a tenth of both cores sat idle. Two
+# one-thread calls need no barrier (360p end to end 45 -> 50 fps; benchmarks/README.md).
+CPU_CALLS_IN_FLIGHT = 2
 DECODE_CHUNK_PX = 4096  # pixels per annealed-mean step on cpu: 4096 x 250 bins x 4 B = 4 MB, in the last-level cache
 
 
@@ -194,6 +200,27 @@ class Colorizer:
         self.max_batch: int | None = None  # learnt from out-of-memory errors: larger batches are pre-split
         self._centers = self.bins.centers.to(self.device)
         self._lightness_lut = gray_to_lightness(torch.arange(256, dtype=torch.float32) / 255.0).to(self.device)
+
+    def calls_in_flight(self, requested: int = 0) -> int:
+        """How many predict_ab calls a pipeline should run at once: `requested`, or (0) CPU_CALLS_IN_FLIGHT on
+        a cpu with that many torch threads, 1 on a GPU (one stream; its batches are already large)."""
+        if requested:
+            return requested
+        if self.device.type != "cpu":
+            return 1
+        return max(1, min(CPU_CALLS_IN_FLIGHT, torch.get_num_threads()))
+
+    @contextmanager
+    def threads_shared_by(self, calls: int) -> Iterator[None]:
+        """Inside, torch's cpu threads are shared out among `calls` concurrent calls (a process-wide setting,
+        restored after). Threads started inside take the new count."""
+        before = torch.get_num_threads()
+        if self.device.type == "cpu" and calls > 1:
+            torch.set_num_threads(max(1, before // calls))
+        try:
+            yield
+        finally:
+            torch.set_num_threads(before)
 
     def _net_autocast(self):
         """Autocast for the colour net: only for fp16 (a bf16 net already holds bf16 weights)."""

@@ -14,6 +14,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -158,27 +159,50 @@ FLAT_FRAME_STD = 4.0  # gray code values: below this a frame (black, white) says
 
 
 class ChromaPredictor:
-    """Model stage: one scene vector per group from frames of its lookahead window, reused; batched frames."""
+    """Model stage: one scene vector per group from frames of its lookahead window, reused; batched frames.
+
+    With `calls_in_flight` > 1 that many batches run at once in worker threads (the cpu case, see
+    `Colorizer.calls_in_flight`); they are handed on in order.
+    """
 
     def __init__(self, colorizer: Colorizer, config: PipelineConfig, reuse_global: bool = True,
-                 batch_size: int | None = None):
+                 batch_size: int | None = None, calls_in_flight: int = 1):
         self.colorizer = colorizer
         self.config = config
         self.reuse_global = reuse_global
         self.batch_size = batch_size or config.batch_size  # colorize_video sizes it to free GPU memory
+        self.calls_in_flight = calls_in_flight
         self.groups = 0
-        self.max_pending = 0  # most items held at once: bounded by lookahead + batch, not by film length
+        # most items held at once: bounded by the lookahead and the batches in flight, not by film length
+        self.max_pending = 0
+        self._pool: ThreadPoolExecutor | None = None
+        self._running: deque[tuple[list[WorkFrame], Future]] = deque()
 
     def _infer(self, frames: list[WorkFrame], vec, after_batch: Callable[[], None]) -> None:
         """Set the frames' ab, batch by batch; `after_batch` hands each finished batch on at once (at a
-        group's start the lookahead holds several batches, and the stages downstream would wait for all)."""
+        group's start the lookahead holds several batches, and the stages downstream would wait for all).
+        With worker threads a batch is started here and finished when `calls_in_flight` are running."""
         for start in range(0, len(frames), self.batch_size):
             batch = frames[start:start + self.batch_size]
             vecs = vec if self.reuse_global else self.colorizer.frame_features([f.gray for f in batch])
-            ab = self.colorizer.predict_ab(np.stack([f.gray for f in batch]), vecs, self.config.temperature)
-            for f, a in zip(batch, ab):
-                f.ab = a
-            after_batch()
+            grays = np.stack([f.gray for f in batch])
+            if self._pool is None:
+                self._set_ab(batch, self.colorizer.predict_ab(grays, vecs, self.config.temperature), after_batch)
+                continue
+            while len(self._running) >= self.calls_in_flight:
+                self._finish_oldest(after_batch)
+            self._running.append((batch, self._pool.submit(self.colorizer.predict_ab, grays, vecs,
+                                                           self.config.temperature)))
+
+    def _finish_oldest(self, after_batch: Callable[[], None]) -> None:
+        batch, future = self._running.popleft()
+        self._set_ab(batch, future.result(), after_batch)
+
+    @staticmethod
+    def _set_ab(batch: list[WorkFrame], ab: np.ndarray, after_batch: Callable[[], None]) -> None:
+        for f, a in zip(batch, ab):
+            f.ab = a
+        after_batch()
 
     def _keyframe_vector(self, frames: list[WorkFrame]):
         """The group's scene vector: the mean of the global features of `keyframe_samples` frames spread
@@ -192,6 +216,17 @@ class ChromaPredictor:
         return self.colorizer.scene_features([textured[int(round(i))].gray for i in picks])
 
     def run(self, source: Channel, out: Channel) -> None:
+        if self.calls_in_flight > 1:
+            self._pool = ThreadPoolExecutor(self.calls_in_flight, thread_name_prefix="vidcolor-model")
+        try:
+            self._run(source, out)
+        finally:
+            if self._pool is not None:
+                self._pool.shutdown(wait=True, cancel_futures=True)
+                self._pool = None
+            self._running.clear()
+
+    def _run(self, source: Channel, out: Channel) -> None:
         pending: deque = deque()  # every item in order, frames and copied packets
         todo: list[WorkFrame] = []  # frames of the current group still without chroma
         vec = None
@@ -227,6 +262,8 @@ class ChromaPredictor:
             else:
                 emit_ready()
         process(final=True)
+        while self._running:
+            self._finish_oldest(emit_ready)
         emit_ready()
         out.put(END)
 
@@ -282,11 +319,13 @@ def colorize_video(input_path: str | os.PathLike, output_path: str | os.PathLike
     calls_before = colorizer.global_calls
     started = time.perf_counter()
     stop = threading.Event()
-    with opencv_threads(config.opencv_threads), MediaSource(input_path, threads=config.decode_threads) as source:
+    calls = colorizer.calls_in_flight(config.model_calls_in_flight)
+    with opencv_threads(config.opencv_threads), MediaSource(input_path, threads=config.decode_threads) as source, \
+            colorizer.threads_shared_by(calls):
         info = source.video
         decoder = FrameDecoder(source, config)
         batch_size = colorizer.plan_batch_size(*decoder.work_hw, config.batch_size)
-        predictor = ChromaPredictor(colorizer, config, options.reuse_global, batch_size)
+        predictor = ChromaPredictor(colorizer, config, options.reuse_global, batch_size, calls)
         smoother = FlowSmoother(config.smoothing_strength if options.smoothing else 0.0, config.flow_preset)
         composer = ChromaComposer(smoother, chroma_shape_for(info.width, info.height), info.color_range)
         decoded = Channel(stop, config.queue_frames)

@@ -42,6 +42,8 @@ class PipelineConfig:
     # OpenCV's worker threads (cut detection, flow, chroma planes: small images); 0: up to 4. More only
     # burn the cores x264 needs (H100 box, 16 cores: 3x the CPU for the same compose time)
     opencv_threads: int = 0
+    # model batches running at once; 0: automatic (2 on the cpu, each with half of torch's threads; 1 on a GPU)
+    model_calls_in_flight: int = 0
 
     def validate(self) -> "PipelineConfig":
         if self.working_short_side_px < 64 or self.working_short_side_px > 1024:
@@ -60,8 +62,9 @@ class PipelineConfig:
             raise ConfigError("keyframe_samples must be between 1 and keyframe_lookahead_frames")
         if self.max_group_seconds <= 0:
             raise ConfigError("max_group_seconds must be positive")
-        if min(self.decode_threads, self.encode_threads, self.opencv_threads) < 0:
-            raise ConfigError("decode_threads, encode_threads and opencv_threads must be 0 (automatic) or more")
+        if min(self.decode_threads, self.encode_threads, self.opencv_threads, self.model_calls_in_flight) < 0:
+            raise ConfigError("decode_threads, encode_threads, opencv_threads and model_calls_in_flight must be "
+                              "0 (automatic) or more")
         if self.flow_preset not in ("ultrafast", "fast", "medium"):
             raise ConfigError("flow_preset must be ultrafast, fast or medium")
         return self
