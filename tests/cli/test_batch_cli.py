@@ -69,8 +69,10 @@ def test_ctrl_c_finishes_the_current_film_and_exits_130(tmp_path, tiny_model):
     mf.make_clip(d / "a.mp4", frames=240, width=160, height=96, gop=48)
     mf.make_clip(d / "b.mp4", frames=8)
     out = tmp_path / "out"
+    # Ctrl-C as a terminal delivers it, even when the suite runs as a background job (which ignores it)
     proc = subprocess.Popen([sys.executable, "-m", "vidcolor", *_run_args(d, tiny_model, "-o", str(out))],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and proc.poll() is None:
         if out.is_dir() and any(".vidcolor-tmp-" in p.name for p in out.iterdir()):

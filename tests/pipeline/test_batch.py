@@ -161,7 +161,15 @@ def test_a_failing_film_is_retried_then_given_up(films, spec, monkeypatch):
     assert calls == ["reel2/b.mkv"]  # a bigger budget allows one more try
 
 
-def test_first_ctrl_c_finishes_the_current_film_then_stops(films, spec, monkeypatch):
+@pytest.fixture
+def ctrl_c_on():
+    """SIGINT as an interactive terminal gives it (the suite may run as a background job, which ignores it)."""
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, before)
+
+
+def test_first_ctrl_c_finishes_the_current_film_then_stops(films, spec, monkeypatch, ctrl_c_on):
     real = runner_mod.colorize_job
 
     def interrupting(job, *args):
@@ -178,7 +186,26 @@ def test_first_ctrl_c_finishes_the_current_film_then_stops(films, spec, monkeypa
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler restored
 
 
-def test_second_ctrl_c_aborts_the_film_leaving_no_output(films, spec, monkeypatch):
+def test_a_batch_started_with_ctrl_c_ignored_keeps_ignoring_it(films, spec, monkeypatch):
+    """A background job of a shell script or a nohup run: a Ctrl-C meant for the foreground does not stop it."""
+    real = runner_mod.colorize_job
+
+    def interrupting(job, *args):
+        os.kill(os.getpid(), signal.SIGINT)
+        return real(job, *args)
+
+    monkeypatch.setattr(runner_mod, "colorize_job", interrupting)
+    before = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        summary = run_directory(films, None, FAST, spec, QUIET, echo=lambda m: None)
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, before)
+    assert not summary.stopped and "not started" not in _results(summary).values()
+    assert _results(summary)["a.mp4"] == "done"
+
+
+def test_second_ctrl_c_aborts_the_film_leaving_no_output(films, spec, monkeypatch, ctrl_c_on):
     import vidcolor.pipeline.colorize as colorize_mod
 
     real = colorize_mod.chroma_planes

@@ -28,8 +28,10 @@ def long_clip(tmp_path_factory) -> Path:
 
 
 def _start(args: list[str], cwd: Path) -> subprocess.Popen:
+    # Ctrl-C as a terminal delivers it, even when the suite runs as a background job (which ignores it)
     return subprocess.Popen([sys.executable, "-m", "vidcolor", *args], cwd=cwd, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 def _wait_for_frames(proc: subprocess.Popen, folder: Path, min_bytes: int = 16384) -> None:

@@ -154,7 +154,10 @@ class StopControl:
                   "its partial output is deleted)")
 
     def __enter__(self) -> "StopControl":
-        if threading.current_thread() is threading.main_thread():
+        # A batch started with Ctrl-C ignored (a shell script's background job, nohup) keeps ignoring it: a
+        # Ctrl-C typed for the foreground job in that terminal must not stop the overnight run.
+        if (threading.current_thread() is threading.main_thread()
+                and signal.getsignal(signal.SIGINT) is not signal.SIG_IGN):
             self._previous = signal.signal(signal.SIGINT, self._handler)
         return self
 
