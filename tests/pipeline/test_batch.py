@@ -187,7 +187,7 @@ def test_first_ctrl_c_finishes_the_current_film_then_stops(films, spec, monkeypa
 
 
 def test_a_batch_started_with_ctrl_c_ignored_keeps_ignoring_it(films, spec, monkeypatch):
-    """A background job of a shell script or a nohup run: a Ctrl-C meant for the foreground does not stop it."""
+    """A background job of a shell script (SIGINT ignored): a Ctrl-C meant for the foreground does not stop it."""
     real = runner_mod.colorize_job
 
     def interrupting(job, *args):

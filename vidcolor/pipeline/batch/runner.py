@@ -154,7 +154,7 @@ class StopControl:
                   "its partial output is deleted)")
 
     def __enter__(self) -> "StopControl":
-        # A batch started with Ctrl-C ignored (a shell script's background job, nohup) keeps ignoring it: a
+        # A batch started with Ctrl-C ignored (a shell script's background job is) keeps ignoring it: a
         # Ctrl-C typed for the foreground job in that terminal must not stop the overnight run.
         if (threading.current_thread() is threading.main_thread()
                 and signal.getsignal(signal.SIGINT) is not signal.SIG_IGN):
