@@ -18,7 +18,8 @@ import media_factory as mf
 from vidcolor.pipeline.batch import LEDGER_NAME, ColorizerSpec, Ledger, run_directory
 from vidcolor.pipeline.batch import runner as runner_mod
 from vidcolor.pipeline.colorize import RunOptions
-from vidcolor.pipeline.config import load_pipeline_config
+from vidcolor.pipeline.batch.scan import settings_hash
+from vidcolor.pipeline.config import PipelineConfig, load_pipeline_config
 
 FAST = load_pipeline_config("fast").replace(x264_preset="ultrafast")
 QUIET = RunOptions(progress=False)
@@ -122,6 +123,20 @@ def test_all_good_batch_exits_zero_and_new_settings_redo(tmp_path, spec):
     redo = _run(d, spec, config=FAST.replace(crf=30))
     assert _results(redo) == {"x.mp4": "done"}
     assert _results(_run(d, spec, config=FAST.replace(crf=30, batch_size=2))) == {"x.mp4": "skipped"}
+
+
+def test_settings_hash_moves_only_with_the_pixels():
+    """A ledger written by an earlier vidcolor stays valid: settings that do not change the output (and settings
+    added since, at their defaults) leave the hash as it was; a setting that changes pixels moves it."""
+    config = PipelineConfig()
+    before = settings_hash(config, "m", True, True)
+    assert before == "7c93407f65b62a46"  # as the ledgers of vidcolor 9f4d71f (before model_calls_in_flight) hold it
+    for same in (config.replace(batch_size=3), config.replace(queue_frames=7),
+                 config.replace(model_calls_in_flight=1)):
+        assert settings_hash(same, "m", True, True) == before
+    for other in (config.replace(crf=30), config.replace(temperature=0.5)):
+        assert settings_hash(other, "m", True, True) != before
+    assert settings_hash(config, "m", False, True) != before
 
 
 def test_interrupted_row_and_stale_temp_are_redone_cleanly(films, spec):

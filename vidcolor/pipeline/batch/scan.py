@@ -26,8 +26,9 @@ NOT_VIDEO_EXTENSIONS = frozenset({
     ".heic", ".mp3", ".aac", ".ac3", ".flac", ".wav", ".ogg", ".opus", ".m4a", ".wma", ".zip", ".7z",
     ".rar", ".gz", ".tar", ".sqlite", ".db", ".py", ".sh", ".log", ".torrent", ".pt", ".toml", ".yaml",
 })
-# Settings that do not change the pixels written, left out of the settings hash.
-_UNHASHED_SETTINGS = ("name", "queue_frames", "batch_size")
+# Settings that do not change the pixels written, left out of the settings hash. A setting added later must be
+# listed here (or hashed only away from its default), or every ledger written before it redoes all its films.
+_UNHASHED_SETTINGS = ("name", "queue_frames", "batch_size", "model_calls_in_flight")
 
 
 @dataclass
