@@ -101,6 +101,41 @@ def test_build_frame_is_exact(w, h, fmt, chroma):
         build_frame(y, cb[:-1], cr, pix_fmt=fmt)
 
 
+@pytest.mark.parametrize("w,h,fmt", [(96, 64, "yuv420p10le"), (65, 49, "yuv444p10le")])
+def test_build_frame_is_exact_at_10_bits(w, h, fmt):
+    assert output_pix_fmt(w, h, bit_depth=10) == fmt
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 1024, (h, w), dtype=np.uint16)
+    cb, cr = (rng.integers(0, 1024, chroma_shape_for(w, h), dtype=np.uint16) for _ in range(2))
+    f = build_frame(y, cb, cr, pix_fmt=fmt)
+    for plane, arr in zip(f.planes, (y, cb, cr)):
+        got = np.frombuffer(plane, np.uint16).reshape(plane.height, plane.line_size // 2)[:, : plane.width]
+        np.testing.assert_array_equal(got, arr)
+    with pytest.raises(ValueError, match="uint16"):
+        build_frame(y.astype(np.uint8), cb, cr, pix_fmt=fmt)  # 8-bit planes into a 10-bit frame
+
+
+def test_a_10_bit_sink_writes_high_10(clip_factory, tmp_path):
+    src = clip_factory("ten.mkv", pix_fmt="yuv420p10le", gray=False, frames=4)
+    out = tmp_path / "out.mkv"
+    with MediaSource(src, keep_10_bit=True) as source, MediaSink(out, source, crf=0, preset="ultrafast",
+                                                                 bit_depth=10) as sink:
+        neutral = np.full(sink.chroma_shape, 512, np.uint16)
+        planes = []
+        for item in source.items():
+            if isinstance(item, LumaFrame):
+                planes.append(item.y10)
+                sink.write_frame(item.y10, neutral, neutral, item.pts)
+        sink.commit()
+    with av.open(str(out)) as c:
+        assert c.streams.video[0].codec_context.profile.startswith("High")
+        frames = list(c.decode(video=0))
+    assert len(frames) == 4 and {f.format.name for f in frames} == {"yuv420p10le"}
+    for f, y10 in zip(frames, planes):
+        got = np.frombuffer(f.planes[0], np.uint16).reshape(f.planes[0].height, -1)[:, :96].astype(int)
+        assert np.abs(got - y10.astype(int)).mean() < 0.5  # crf 0 at 10 bits: the 10-bit codes, not 8-bit steps
+
+
 def test_odd_size_roundtrip(clip_factory, tmp_path):
     src = clip_factory("odd.mp4", width=65, height=49)
     with MediaSource(src) as s, MediaSink(tmp_path / "o.mp4", s) as k:

@@ -64,6 +64,29 @@ def test_formats_give_8bit_luma(clip_factory, pix_fmt, name):
     assert np.abs(y.astype(float) - raw).max() <= 1.5
 
 
+@pytest.mark.parametrize("pix_fmt,name", [("yuv420p10le", "y10.mkv"), ("gray10le", "g10.mkv")])
+def test_a_deep_source_is_read_at_10_bits_when_asked(clip_factory, pix_fmt, name):
+    path = clip_factory(name, pix_fmt=pix_fmt, frames=3, gray=False)
+    with av.open(str(path)) as c:
+        plane = next(c.decode(video=0)).planes[0]
+        raw = np.frombuffer(plane, np.uint16).reshape(plane.height, -1)[:, :96].copy()
+    assert np.any(raw % 4)  # codes between the 8-bit steps: what an 8-bit copy loses
+    with MediaSource(path, keep_10_bit=True) as src:
+        assert src.video.bit_depth == 10
+        first = next(src.luma_frames())
+    assert first.y10.dtype == np.uint16
+    np.testing.assert_array_equal(first.y10, raw)
+    assert np.abs(first.y.astype(int) - raw / 4.0).max() <= 0.5  # the 8-bit plane is still there, rounded
+    with MediaSource(path) as src:
+        assert next(src.luma_frames()).y10 is None  # not asked: no second plane held
+
+
+def test_an_8_bit_source_has_no_10_bit_plane(clip_factory):
+    with MediaSource(clip_factory("eight.mp4", frames=2), keep_10_bit=True) as src:
+        assert src.video.bit_depth == 8
+        assert next(src.luma_frames()).y10 is None
+
+
 def test_rotation_and_vfr_reported(clip_factory):
     path = clip_factory("rot.mp4", rotation=90, vfr=True)
     with MediaSource(path) as src:

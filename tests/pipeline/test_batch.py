@@ -134,7 +134,8 @@ def test_settings_hash_moves_only_with_the_pixels():
     for same in (config.replace(batch_size=3), config.replace(queue_frames=7),
                  config.replace(model_calls_in_flight=1)):
         assert settings_hash(same, "m", True, True) == before
-    for other in (config.replace(crf=30), config.replace(temperature=0.5)):
+    assert settings_hash(config.replace(keep_10_bit=False), "m", True, True) == before  # added since, at its default
+    for other in (config.replace(crf=30), config.replace(temperature=0.5), config.replace(keep_10_bit=True)):
         assert settings_hash(other, "m", True, True) != before
     assert settings_hash(config, "m", False, True) != before
 

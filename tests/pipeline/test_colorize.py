@@ -145,6 +145,39 @@ def test_a_long_shot_is_streamed_with_bounded_memory(clip_factory, tiny, tmp_pat
     assert seen["max_pending"] <= config.keyframe_lookahead_frames + calls * config.batch_size + 1
 
 
+def _luma10(path: Path) -> list[np.ndarray]:
+    """Each frame's Y plane in 10-bit code values (an 8-bit file's codes times 4)."""
+    with av.open(str(path)) as c:
+        planes = []
+        for f in c.decode(video=0):
+            deep = f.format.name.endswith("10le")
+            p = f.planes[0]
+            y = np.frombuffer(p, np.uint16 if deep else np.uint8).reshape(p.height, -1)[:, :f.width]
+            planes.append(y.astype(int) * (1 if deep else 4))
+    return planes
+
+
+def test_a_10_bit_master_keeps_its_10_bit_luma(clip_factory, tiny, tmp_path):
+    """With keep_10_bit the luma written is the source's at 10 bits (crf 0: only x264's rounding), not the
+    8-bit copy's quarter-steps; an 8-bit source is still written 8-bit."""
+    src = clip_factory("master.mkv", pix_fmt="yuv420p10le", gray=False, frames=6)
+    config = FAST.replace(crf=0)
+    source_luma = _luma10(src)
+    errors = {}
+    for keep in (True, False):
+        out = tmp_path / f"keep{keep}.mkv"
+        colorize_video(src, out, config.replace(keep_10_bit=keep), tiny, RunOptions(progress=False))
+        with av.open(str(out)) as c:
+            assert c.streams.video[0].codec_context.pix_fmt == ("yuv420p10le" if keep else "yuv420p")
+        errors[keep] = np.mean([np.abs(a - b).mean() for a, b in zip(source_luma, _luma10(out))])
+    assert errors[True] < 0.5 < errors[False]
+    eight = tmp_path / "eight.out.mkv"
+    colorize_video(clip_factory("eight.mkv", frames=4), eight, config.replace(keep_10_bit=True), tiny,
+                   RunOptions(progress=False))
+    with av.open(str(eight)) as c:
+        assert c.streams.video[0].codec_context.pix_fmt == "yuv420p"
+
+
 def _x264_threads(path: Path) -> int:
     """The thread count libx264 records in its settings message at the start of the stream."""
     with av.open(str(path)) as c:

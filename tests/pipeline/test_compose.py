@@ -22,6 +22,19 @@ def test_neutral_ab_gives_neutral_chroma(color_range):
     assert np.abs(cr.astype(int) - 128).max() <= 1
 
 
+@pytest.mark.parametrize("color_range", ["tv", "pc"])
+def test_10_bit_chroma_is_the_8_bit_chroma_at_four_times_the_precision(color_range):
+    rng = np.random.default_rng(2)
+    gray = rng.integers(0, 256, (16, 32), dtype=np.uint8)
+    ab = rng.normal(0, 40, (16, 32, 2)).astype(np.float32)
+    eight = chroma_planes(gray, ab, (8, 16), color_range)
+    ten = chroma_planes(gray, ab, (8, 16), color_range, bit_depth=10)
+    for e, t in zip(eight, ten):
+        assert t.dtype == np.uint16 and t.shape == (8, 16) and t.max() <= 1023
+        assert np.abs(t.astype(int) - 4 * e.astype(int)).max() <= 2  # within the 8-bit rounding
+    assert any(np.any(t % 4) for t in ten)  # and finer than the 8-bit steps
+
+
 def test_hues_map_to_expected_chroma_sides():
     gray = np.full((8, 8), 128, np.uint8)
     red = np.dstack([np.full((8, 8), 60.0), np.full((8, 8), 40.0)]).astype(np.float32)  # +a +b: red/orange

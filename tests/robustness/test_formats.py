@@ -115,6 +115,17 @@ def test_a_dv_tape_stays_interlaced_bottom_field_first(tmp_path, fast_model):
     assert_clean_folder(tmp_path, before)
 
 
+@pytest.mark.parametrize("flag,pix_fmt", [("--10-bit", "yuv420p10le"), ("--8-bit", "yuv420p")])
+def test_a_10_bit_master_is_written_at_the_depth_asked(tmp_path, fast_model, flag, pix_fmt):
+    """`--10-bit` (the archive preset's setting) keeps a deep source 10-bit, with its sound and timing."""
+    src = mf.make_clip(tmp_path / "master.mov", pix_fmt="yuv420p10le", gray=False, frames=6, audio="pcm")
+    before = hash_files([src])
+    out = run_in_process(cli_args([src.name, "-o", "out.mov", flag], fast_model), tmp_path)
+    assert_outcome(out, code=0, stdout="-> out.mov")
+    _check(pix_fmt)(src, tmp_path / "out.mov")
+    assert_clean_folder(tmp_path, before)
+
+
 def test_a_recording_that_changes_picture_size_keeps_its_first_size(tmp_path, fast_model):
     """A DVB recording going from 160x96 to 320x192 half-way: every frame is colorized, at the first size, and
     one warning line says so (it stopped with an internal error)."""

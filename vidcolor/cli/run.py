@@ -37,6 +37,10 @@ def run(
     batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Frames per model call."),
     temperature: Optional[float] = typer.Option(None, "--temperature", help="Annealed-mean temperature T."),
     no_smoothing: bool = typer.Option(False, "--no-smoothing", help="Turn temporal smoothing off."),
+    keep_10_bit: Optional[bool] = typer.Option(None, "--10-bit/--8-bit", show_default=False,
+                                               help="Sources deeper than 8 bits: write 10-bit H.264 (High 10) "
+                                                    "keeping their luma, or 8-bit, which every player shows "
+                                                    "(default: the preset's; archive: 10-bit)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output file."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
     retries: int = typer.Option(1, "--retries", min=0, help="Directories: extra attempts for a film that fails."),
@@ -49,7 +53,7 @@ def run(
     if output_arg is not None and output is not None and output_arg != output:
         fail(f"two outputs given: {output_arg} and --output {output}; give one")
     output = output or output_arg
-    config = _pipeline_config(pipeline, batch_size=batch_size, temperature=temperature)
+    config = _pipeline_config(pipeline, batch_size=batch_size, temperature=temperature, keep_10_bit=keep_10_bit)
     options = RunOptions(smoothing=not no_smoothing, overwrite=overwrite, progress=not quiet)
     if input_path.is_dir():
         raise typer.Exit(_run_batch(input_path, output, config, model, device, precision, options, retries,

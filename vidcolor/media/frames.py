@@ -29,6 +29,7 @@ class VideoInfo:
     display_matrix: tuple[int, ...] | None = field(default=None, repr=False)
     stream_index: int = 0
     field_order: str = "progressive"  # or, for interlaced video, the field shown first: "tff" or "bff"
+    bit_depth: int = 8  # bits per luma sample of the source (9-16 for deep YUV/gray formats; 8 for RGB and others)
 
     @property
     def frame_duration_seconds(self) -> float | None:
@@ -38,7 +39,8 @@ class VideoInfo:
 
 @dataclass
 class LumaFrame:
-    """One decoded picture: the source's 8-bit Y plane (HxW uint8) and its timestamp."""
+    """One decoded picture: the source's 8-bit Y plane (HxW uint8) and its timestamp; for a deeper source read
+    with `keep_10_bit`, also its Y plane at 10 bits (HxW uint16, 0..1023)."""
 
     y: np.ndarray
     pts: int
@@ -46,6 +48,7 @@ class LumaFrame:
     index: int
     key_frame: bool
     duration: int | None = None
+    y10: np.ndarray | None = None
 
     @property
     def seconds(self) -> float:

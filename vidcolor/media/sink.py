@@ -37,9 +37,12 @@ _RANGE_CODE = {"tv": 1, "pc": 2}
 _FIELD_ORDER_CODE = {"tff": 2, "bff": 3}  # FFmpeg's AV_FIELD_TT, AV_FIELD_BB
 
 
-def output_pix_fmt(width: int, height: int) -> str:
-    """yuv420p when both sides are even, else yuv444p (libx264 refuses odd sizes in 4:2:0)."""
-    return "yuv420p" if width % 2 == 0 and height % 2 == 0 else "yuv444p"
+def output_pix_fmt(width: int, height: int, bit_depth: int = 8) -> str:
+    """yuv420p when both sides are even, else yuv444p (libx264 refuses odd sizes in 4:2:0); yuv...p10le at 10 bits."""
+    if bit_depth not in (8, 10):
+        raise ValueError(f"libx264 writes 8 or 10 bits per sample, not {bit_depth}")
+    fmt = "yuv420p" if width % 2 == 0 and height % 2 == 0 else "yuv444p"
+    return fmt if bit_depth == 8 else f"{fmt}10le"
 
 
 def chroma_shape_for(width: int, height: int) -> tuple[int, int]:
@@ -52,16 +55,18 @@ def chroma_shape_for(width: int, height: int) -> tuple[int, int]:
 def build_frame(
     y: np.ndarray, cb: np.ndarray, cr: np.ndarray, *, pix_fmt: str, color_range: str = "tv"
 ) -> av.VideoFrame:
-    """An av.VideoFrame whose planes hold exactly these Y, Cb and Cr arrays (BT.709 tagged)."""
+    """An av.VideoFrame whose planes hold exactly these Y, Cb and Cr arrays (BT.709 tagged): uint8 for 8-bit
+    formats, uint16 for the 10-bit ones."""
     h, w = y.shape
     frame = av.VideoFrame(w, h, pix_fmt)
+    dtype = np.dtype(np.uint16 if pix_fmt.endswith("10le") else np.uint8)
     for plane, arr in zip(frame.planes, (y, cb, cr)):
-        if arr.dtype != np.uint8 or arr.shape != (plane.height, plane.width):
+        if arr.dtype != dtype or arr.shape != (plane.height, plane.width):
             raise ValueError(
                 f"plane of shape {arr.shape} {arr.dtype} does not fit {pix_fmt} {w}x{h}: "
-                f"expected {(plane.height, plane.width)} uint8"
+                f"expected {(plane.height, plane.width)} {dtype}"
             )
-        dst = np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)
+        dst = np.frombuffer(plane, dtype).reshape(plane.height, plane.line_size // dtype.itemsize)
         dst[:, : plane.width] = arr
     frame.color_range = _RANGE_CODE[color_range]
     frame.colorspace = _BT709
@@ -181,8 +186,10 @@ class MediaSink:
         crf: int = 18,
         preset: str = "medium",
         threads: int = 0,
+        bit_depth: int = 8,
     ) -> None:
-        """Check everything up front, then open the temp file beside final_path and write the header."""
+        """Check everything up front, then open the temp file beside final_path and write the header. `bit_depth`
+        10 writes H.264 High 10 (yuv420p10le), whose planes write_frame then takes as uint16."""
         self.final_path = Path(final_path)
         self.source = source
         self.frames_written = 0
@@ -211,7 +218,7 @@ class MediaSink:
 
         info = source.video
         self.width, self.height = info.width, info.height
-        self.pix_fmt = output_pix_fmt(info.width, info.height)
+        self.pix_fmt = output_pix_fmt(info.width, info.height, bit_depth)
         self.color_range = info.color_range
         self.in_time_base = info.time_base
         remove_stale_temp_files(final)

@@ -81,6 +81,29 @@ def luma_of(frame: av.VideoFrame) -> np.ndarray:
     return np.ascontiguousarray(buf[:h, :w])
 
 
+def bit_depth_of(pix_fmt: str) -> int:
+    """Bits per luma sample of a planar YUV or gray format (8 for RGB and everything else, which is read at 8)."""
+    m = _HIGH_DEPTH.match(pix_fmt)
+    return int(m.group(1)) if m else 8
+
+
+def luma10_of(frame: av.VideoFrame) -> np.ndarray | None:
+    """The frame's Y plane at 10 bits (HxW uint16, source range kept), for formats of 9 or more bits; else None."""
+    m = _HIGH_DEPTH.match(frame.format.name)
+    if not m:
+        return None
+    plane = frame.planes[0]
+    w, h = frame.width, frame.height
+    buf = np.frombuffer(plane, np.uint16).reshape(plane.height, plane.line_size // 2)[:h, :w]
+    shift = int(m.group(1)) - 10
+    if shift == 0:
+        return np.ascontiguousarray(buf)
+    if shift < 0:  # 9 bits: the same code values one bit up
+        return buf.astype(np.uint16) << -shift
+    y = (buf.astype(np.uint32) + (1 << (shift - 1))) >> shift
+    return np.minimum(y, 1023).astype(np.uint16)
+
+
 def _display_matrix(frame: av.VideoFrame) -> tuple[int, ...] | None:
     """The frame's 3x3 display matrix (9 int32, FFmpeg layout), or None."""
     for sd in frame.side_data:
@@ -210,9 +233,12 @@ class _DecodeTally:
 class MediaSource:
     """An opened, validated video file: `.video` facts, `.kept_streams`, and `.items()` in demux order."""
 
-    def __init__(self, path: str | os.PathLike, *, threads: int = 0, thread_type: str = "AUTO") -> None:
-        """Open and validate `path`; decode its first frame to learn size, range and rotation."""
+    def __init__(self, path: str | os.PathLike, *, threads: int = 0, thread_type: str = "AUTO",
+                 keep_10_bit: bool = False) -> None:
+        """Open and validate `path`; decode its first frame to learn size, range and rotation. With `keep_10_bit`
+        the frames of a source deeper than 8 bits also carry their Y plane at 10 bits (`LumaFrame.y10`)."""
         self.path = Path(path)
+        self.keep_10_bit = keep_10_bit
         self.threads = threads
         self.thread_type = thread_type
         self.frames_read = 0
@@ -280,6 +306,7 @@ class MediaSource:
             field_order=field_order,
             display_matrix=matrix,
             stream_index=vs.index,
+            bit_depth=bit_depth_of(pix_fmt),
         )
         self.kept_streams = [s for s in c.streams if s.type in _KEPT_TYPES]
         self.metadata: dict[str, str] = dict(c.metadata)
@@ -335,14 +362,22 @@ class MediaSource:
                             float((pts - self.video.start_pts) * tb), width, height)
             self.resized_frames += 1
             frame = frame.reformat(width=width, height=height)
+        y = luma_of(frame)
         return LumaFrame(
-            y=luma_of(frame),
+            y=y,
             pts=int(pts),
             time_base=tb,
             index=index,
             key_frame=bool(frame.key_frame),
             duration=int(frame.duration) if frame.duration else None,
+            y10=self._luma10(frame, y) if self.keep_10_bit and self.video.bit_depth > 8 else None,
         )
+
+    @staticmethod
+    def _luma10(frame: av.VideoFrame, y: np.ndarray) -> np.ndarray:
+        """The frame's Y at 10 bits; a frame of an 8-bit format inside a deep stream: its 8-bit codes, scaled."""
+        y10 = luma10_of(frame)
+        return y10 if y10 is not None else y.astype(np.uint16) << 2
 
     def items(self) -> Iterator[LumaFrame | av.Packet]:
         """Yield LumaFrames of the video stream and raw packets of kept streams, in demux order."""

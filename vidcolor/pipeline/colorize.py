@@ -271,17 +271,18 @@ class ChromaPredictor:
 class ChromaComposer:
     """Compose stage: temporal smoothing along flow, then the output's Cb/Cr planes; packets pass through."""
 
-    def __init__(self, smoother: FlowSmoother, chroma_shape: tuple[int, int], color_range: str):
+    def __init__(self, smoother: FlowSmoother, chroma_shape: tuple[int, int], color_range: str, bit_depth: int = 8):
         self.smoother = smoother
         self.chroma_shape = chroma_shape
         self.color_range = color_range
+        self.bit_depth = bit_depth
 
     def compose(self, item: WorkFrame) -> WorkFrame:
         """Smooth the frame's ab and set its cb/cr planes (resets the smoother at a cut)."""
         if item.cut:
             self.smoother.reset()
         ab = self.smoother.smooth(item.gray, item.ab)
-        item.cb, item.cr = chroma_planes(item.gray, ab, self.chroma_shape, self.color_range)
+        item.cb, item.cr = chroma_planes(item.gray, ab, self.chroma_shape, self.color_range, self.bit_depth)
         return item
 
     def run(self, source: Channel, out: Channel) -> None:
@@ -320,14 +321,15 @@ def colorize_video(input_path: str | os.PathLike, output_path: str | os.PathLike
     started = time.perf_counter()
     stop = threading.Event()
     calls = colorizer.calls_in_flight(config.model_calls_in_flight)
-    with opencv_threads(config.opencv_threads), MediaSource(input_path, threads=config.decode_threads) as source, \
-            colorizer.threads_shared_by(calls):
+    with opencv_threads(config.opencv_threads), colorizer.threads_shared_by(calls), \
+            MediaSource(input_path, threads=config.decode_threads, keep_10_bit=config.keep_10_bit) as source:
         info = source.video
+        bit_depth = 10 if config.keep_10_bit and info.bit_depth > 8 else 8
         decoder = FrameDecoder(source, config)
         batch_size = colorizer.plan_batch_size(*decoder.work_hw, config.batch_size)
         predictor = ChromaPredictor(colorizer, config, options.reuse_global, batch_size, calls)
         smoother = FlowSmoother(config.smoothing_strength if options.smoothing else 0.0, config.flow_preset)
-        composer = ChromaComposer(smoother, chroma_shape_for(info.width, info.height), info.color_range)
+        composer = ChromaComposer(smoother, chroma_shape_for(info.width, info.height), info.color_range, bit_depth)
         decoded = Channel(stop, config.queue_frames)
         predicted = Channel(stop, config.queue_frames)
         composed = Channel(stop, config.queue_frames)
@@ -338,7 +340,7 @@ def colorize_video(input_path: str | os.PathLike, output_path: str | os.PathLike
                    else True, dynamic_ncols=True, leave=False)
         try:
             with MediaSink(output, source, crf=config.crf, preset=config.x264_preset,
-                           threads=config.encode_threads) as sink:
+                           threads=config.encode_threads, bit_depth=bit_depth) as sink:
                 for item in composed:
                     if not isinstance(item, WorkFrame):
                         sink.write_packet(item)
@@ -346,7 +348,8 @@ def colorize_video(input_path: str | os.PathLike, output_path: str | os.PathLike
                     if item.cut:
                         stats.cuts += 1
                         stats.cut_frames.append(item.luma.index)
-                    sink.write_frame(item.luma.y, item.cb, item.cr, item.luma.pts)
+                    sink.write_frame(item.luma.y if bit_depth == 8 else item.luma.y10, item.cb, item.cr,
+                                     item.luma.pts)
                     stats.frames += 1
                     bar.update(1)
                 sink.commit()

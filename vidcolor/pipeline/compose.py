@@ -66,17 +66,19 @@ _CBCR_MATRIX = {rng: rgb_to_cbcr_matrix(rng) for rng in ("tv", "pc")}
 
 
 def chroma_planes(gray: np.ndarray, ab: np.ndarray, chroma_shape: tuple[int, int],
-                  color_range: str) -> tuple[np.ndarray, np.ndarray]:
-    """Working-resolution gray + ab -> uint8 Cb, Cr planes of size chroma_shape (h, w)."""
+                  color_range: str, bit_depth: int = 8) -> tuple[np.ndarray, np.ndarray]:
+    """Working-resolution gray + ab -> Cb, Cr planes of size chroma_shape (h, w): uint8, or for `bit_depth` 10
+    uint16 code values 0..1023 (the 8-bit codes times 4, as BT.709 scales them, kept to a quarter step)."""
     matrix = _CBCR_MATRIX.get(color_range)
     if matrix is None:
         matrix = rgb_to_cbcr_matrix(color_range)
-    cbcr = cv2.transform(lab_to_rgb(gray, ab), matrix)  # (H,W,2) float32, the same values as rgb_to_cbcr
+    scale = 1 << (bit_depth - 8)
+    cbcr = cv2.transform(lab_to_rgb(gray, ab), matrix * scale if scale > 1 else matrix)  # as rgb_to_cbcr (x scale)
     size = (chroma_shape[1], chroma_shape[0])
     planes = cv2.resize(cbcr, size, interpolation=cv2.INTER_LINEAR)
     planes += 0.5
-    np.clip(planes, 0, 255, out=planes)
-    cb, cr = cv2.split(planes.astype(np.uint8))
+    np.clip(planes, 0, 256 * scale - 1, out=planes)
+    cb, cr = cv2.split(planes.astype(np.uint8 if bit_depth == 8 else np.uint16))
     return cb, cr
 
 

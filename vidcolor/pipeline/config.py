@@ -44,6 +44,10 @@ class PipelineConfig:
     opencv_threads: int = 0
     # model batches running at once; 0: automatic (2 on the cpu, each with half of torch's threads; 1 on a GPU)
     model_calls_in_flight: int = 0
+    # a source deeper than 8 bits (ProRes, DNxHR, 10-bit HEVC, film scans) is written 10-bit (H.264 High 10),
+    # its luma kept at 10 bits; off: 8-bit output, which every player shows (High 10: VLC, mpv, FFmpeg; not
+    # QuickTime, browsers or most phones)
+    keep_10_bit: bool = False
 
     def validate(self) -> "PipelineConfig":
         if self.working_short_side_px < 64 or self.working_short_side_px > 1024:
@@ -65,6 +69,8 @@ class PipelineConfig:
         if min(self.decode_threads, self.encode_threads, self.opencv_threads, self.model_calls_in_flight) < 0:
             raise ConfigError("decode_threads, encode_threads, opencv_threads and model_calls_in_flight must be "
                               "0 (automatic) or more")
+        if not isinstance(self.keep_10_bit, bool):
+            raise ConfigError("keep_10_bit must be true or false")
         if self.flow_preset not in ("ultrafast", "fast", "medium"):
             raise ConfigError("flow_preset must be ultrafast, fast or medium")
         return self

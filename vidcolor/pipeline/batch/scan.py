@@ -29,6 +29,7 @@ NOT_VIDEO_EXTENSIONS = frozenset({
 # Settings that do not change the pixels written, left out of the settings hash. A setting added later must be
 # listed here (or hashed only away from its default), or every ledger written before it redoes all its films.
 _UNHASHED_SETTINGS = ("name", "queue_frames", "batch_size", "model_calls_in_flight")
+_LATER_SETTING_DEFAULTS = {"keep_10_bit": False}  # added since; hashed only when set otherwise
 
 
 @dataclass
@@ -52,7 +53,8 @@ class Probe:
 
 def settings_hash(config: PipelineConfig, model_id: str, smoothing: bool, reuse_global: bool) -> str:
     """A short hash of everything that changes the output pixels: settings, model, switches."""
-    settings = {k: v for k, v in asdict(config).items() if k not in _UNHASHED_SETTINGS}
+    settings = {k: v for k, v in asdict(config).items() if k not in _UNHASHED_SETTINGS
+                and not (k in _LATER_SETTING_DEFAULTS and v == _LATER_SETTING_DEFAULTS[k])}
     payload = json.dumps({"config": settings, "model": model_id, "smoothing": smoothing,
                           "reuse_global": reuse_global}, sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
