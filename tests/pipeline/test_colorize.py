@@ -178,6 +178,15 @@ def test_a_10_bit_master_keeps_its_10_bit_luma(clip_factory, tiny, tmp_path):
         assert c.streams.video[0].codec_context.pix_fmt == "yuv420p"
 
 
+def test_queues_hold_fewer_frames_when_frames_are_large():
+    """Three queues of 48 4K frames held 3.1 GiB (10-bit: 6 GiB); they are sized by bytes, within bounds."""
+    depth = colorize_module.queue_depth
+    assert depth(48, 640 * 360 * 3 // 2) == 48  # small frames: the preset's depth
+    uhd_8bit, uhd_10bit = 3840 * 2160 * 3 // 2, 3840 * 2160 * 3
+    assert 8 <= depth(48, uhd_8bit) <= 12 and depth(48, uhd_10bit) == colorize_module.MIN_QUEUE_FRAMES
+    assert depth(48, uhd_8bit) * uhd_8bit <= colorize_module.QUEUE_BUDGET_BYTES
+
+
 def _x264_threads(path: Path) -> int:
     """The thread count libx264 records in its settings message at the start of the stream."""
     with av.open(str(path)) as c:

@@ -40,9 +40,10 @@ class VideoInfo:
 @dataclass
 class LumaFrame:
     """One decoded picture: the source's 8-bit Y plane (HxW uint8) and its timestamp; for a deeper source read
-    with `keep_10_bit`, also its Y plane at 10 bits (HxW uint16, 0..1023)."""
+    with `keep_10_bit`, also its Y plane at 10 bits (HxW uint16, 0..1023), and a consumer that needs only that
+    one may drop `y`."""
 
-    y: np.ndarray
+    y: np.ndarray | None
     pts: int
     time_base: Fraction
     index: int

@@ -141,6 +141,8 @@ class FrameDecoder:
 
     def prepare(self, lf: LumaFrame) -> WorkFrame:
         gray = shrink_luma(lf.y, self.work_hw, self.lut)
+        if lf.y10 is not None:
+            lf.y = None  # a 10-bit run writes y10; the 8-bit plane was only for the working gray (4K: 8 MB a frame)
         cut = self.cuts.is_cut(thumbnail(gray))
         # Long shots are split at fixed multiples of max_group_seconds from the film's start, so a
         # preview can find the group of any frame by decoding only from the last boundary.
@@ -291,6 +293,17 @@ class ChromaComposer:
         out.put(END)
 
 
+# Bytes of frames each queue between two stages may hold, and the fewest frames it holds whatever their size.
+# 48 frames of 4K (Y, Cb, Cr: 12 MB each; 33 MB at 10 bits) in each of three queues came to 3.1 GiB (6 GiB) peak.
+QUEUE_BUDGET_BYTES = 128 * 2**20
+MIN_QUEUE_FRAMES = 8
+
+
+def queue_depth(max_frames: int, frame_bytes: int) -> int:
+    """How many frames a queue between two stages holds: `max_frames`, fewer when frames are large."""
+    return max(MIN_QUEUE_FRAMES, min(max_frames, QUEUE_BUDGET_BYTES // max(frame_bytes, 1)))
+
+
 OPENCV_AUTO_MAX_THREADS = 4
 
 
@@ -329,10 +342,12 @@ def colorize_video(input_path: str | os.PathLike, output_path: str | os.PathLike
         batch_size = colorizer.plan_batch_size(*decoder.work_hw, config.batch_size)
         predictor = ChromaPredictor(colorizer, config, options.reuse_global, batch_size, calls)
         smoother = FlowSmoother(config.smoothing_strength if options.smoothing else 0.0, config.flow_preset)
-        composer = ChromaComposer(smoother, chroma_shape_for(info.width, info.height), info.color_range, bit_depth)
-        decoded = Channel(stop, config.queue_frames)
-        predicted = Channel(stop, config.queue_frames)
-        composed = Channel(stop, config.queue_frames)
+        chroma_h, chroma_w = chroma_shape_for(info.width, info.height)
+        composer = ChromaComposer(smoother, (chroma_h, chroma_w), info.color_range, bit_depth)
+        sample_bytes = 2 if bit_depth > 8 else 1
+        frame_bytes = info.width * info.height * sample_bytes + 2 * chroma_h * chroma_w * sample_bytes
+        depth = queue_depth(config.queue_frames, frame_bytes)
+        decoded, predicted, composed = (Channel(stop, depth) for _ in range(3))
         threads = [start_stage("decode", lambda: decoder.run(decoded), decoded),
                    start_stage("model", lambda: predictor.run(decoded, predicted), predicted),
                    start_stage("compose", lambda: composer.run(predicted, composed), composed)]
