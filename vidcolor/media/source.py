@@ -63,13 +63,9 @@ def luma_of(frame: av.VideoFrame) -> np.ndarray:
         plane = frame.planes[0]
         buf = np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)
         return np.ascontiguousarray(buf[:h, :w])
-    m = _HIGH_DEPTH.match(fmt)
-    if m:
-        plane = frame.planes[0]
-        shift = int(m.group(1)) - 8
-        buf = np.frombuffer(plane, np.uint16).reshape(plane.height, plane.line_size // 2)[:h, :w]
-        y = (buf.astype(np.uint32) + (1 << (shift - 1))) >> shift
-        return np.minimum(y, 255).astype(np.uint8)
+    deep = _deep_luma(frame, 8)
+    if deep is not None:
+        return deep
     # RGB and anything exotic: convert with BT.709 to limited-range 8-bit 4:2:0 and take Y.
     if _is_rgb(fmt):
         out = frame.reformat(format="yuv420p", dst_colorspace="itu709", dst_color_range=1)
@@ -87,21 +83,27 @@ def bit_depth_of(pix_fmt: str) -> int:
     return int(m.group(1)) if m else 8
 
 
-def luma10_of(frame: av.VideoFrame) -> np.ndarray | None:
-    """The frame's Y plane at 10 bits (HxW uint16, source range kept), for formats of 9 or more bits; else None."""
+def _deep_luma(frame: av.VideoFrame, bits: int) -> np.ndarray | None:
+    """The Y plane of a 9-16 bit planar format at `bits` bits (uint8 for 8, else uint16; shifted down with
+    rounding, or up for fewer source bits), source range kept; None for other formats."""
     m = _HIGH_DEPTH.match(frame.format.name)
     if not m:
         return None
     plane = frame.planes[0]
-    w, h = frame.width, frame.height
-    buf = np.frombuffer(plane, np.uint16).reshape(plane.height, plane.line_size // 2)[:h, :w]
-    shift = int(m.group(1)) - 10
+    buf = np.frombuffer(plane, np.uint16).reshape(plane.height, plane.line_size // 2)[:frame.height, :frame.width]
+    dtype = np.uint8 if bits == 8 else np.uint16
+    shift = int(m.group(1)) - bits
     if shift == 0:
-        return np.ascontiguousarray(buf)
-    if shift < 0:  # 9 bits: the same code values one bit up
-        return buf.astype(np.uint16) << -shift
+        return np.ascontiguousarray(buf, dtype)
+    if shift < 0:  # fewer source bits (9 to 10): the same code values, moved up
+        return buf.astype(dtype) << -shift
     y = (buf.astype(np.uint32) + (1 << (shift - 1))) >> shift
-    return np.minimum(y, 1023).astype(np.uint16)
+    return np.minimum(y, (1 << bits) - 1).astype(dtype)
+
+
+def luma10_of(frame: av.VideoFrame) -> np.ndarray | None:
+    """The frame's Y plane at 10 bits (HxW uint16, source range kept), for formats of 9 or more bits; else None."""
+    return _deep_luma(frame, 10)
 
 
 def _display_matrix(frame: av.VideoFrame) -> tuple[int, ...] | None:
