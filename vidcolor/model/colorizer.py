@@ -326,8 +326,9 @@ class Colorizer:
         n, q, h, w = out.shape
         centers = self._centers.float()
         if self.device.type == "cpu" and out.is_contiguous():
-            # NCHW (the int8 net's output): each frame's bins are the rows of a (Q, h*w) map. Bins-last would
-            # need a transposing copy of the whole map first: 13 vs 7-8 ms per batch of 8 at 192x336.
+            # NCHW (an eager net given NCHW input; the traced int8 and bf16 nets return channels_last): each
+            # frame's bins are the rows of a (Q, h*w) map. Bins-last would need a transposing copy of the whole
+            # map first: 13 vs 7-8 ms per batch of 8 at 192x336.
             maps = out.view(n, q, h * w)
             ab = torch.empty((n, 2, h * w), dtype=torch.float32)
             centers_t = centers.T.contiguous()
