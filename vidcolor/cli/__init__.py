@@ -13,6 +13,11 @@ import typer
 
 from ..errors import VidcolorError
 
+try:  # Typer 0.2x carries its own copy of Click; older Typers use Click itself
+    from typer._click import exceptions as click_exceptions
+except ImportError:
+    from click import exceptions as click_exceptions
+
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Colorize black-and-white film with a trained neural network.")
 
@@ -58,11 +63,32 @@ def _show_warnings() -> None:
             logger.setLevel(logging.WARNING)
 
 
+def _usage_error(exc: click_exceptions.ClickException) -> int:
+    """A bad command line as one line (Click's own report is a boxed usage text); returns the exit code."""
+    if isinstance(exc, click_exceptions.NoArgsIsHelpError):
+        exc.show()  # `vidcolor` alone: the help text is the answer
+        return exc.exit_code
+    message = " ".join(exc.format_message().split())
+    ctx = getattr(exc, "ctx", None)
+    hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+    typer.echo(f"vidcolor: error: {message}{hint}", err=True)
+    return exc.exit_code
+
+
 def main() -> None:
     """Entry point: one-line errors, exit code 2 for user errors, 130 for Ctrl-C."""
     _show_warnings()
     try:
-        app()
+        # Not standalone: Click's usage errors come back here instead of being printed as a boxed text.
+        code = app(standalone_mode=False)
+        if code == INTERRUPTED_EXIT_CODE:  # Typer turns Ctrl-C into exit 130
+            typer.echo("vidcolor: interrupted", err=True)
+        sys.exit(code if isinstance(code, int) else 0)
+    except click_exceptions.ClickException as exc:
+        sys.exit(_usage_error(exc))
+    except typer.Abort:  # end of input at a prompt
+        typer.echo("vidcolor: interrupted", err=True)
+        sys.exit(INTERRUPTED_EXIT_CODE)
     except VidcolorError as exc:
         typer.echo(f"vidcolor: error: {exc}", err=True)
         sys.exit(2)
