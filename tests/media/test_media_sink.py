@@ -283,24 +283,6 @@ def test_non_increasing_pts_are_bumped(gray_clip, tmp_path):
     assert len(mf.read_frames(tmp_path / "o.mkv")) == 4
 
 
-def test_stale_temp_files_of_dead_writers_are_removed(tmp_path):
-    import subprocess
-    import sys
-
-    from vidcolor.media.sink import TEMP_MARKER, remove_stale_temp_files
-
-    dead = subprocess.Popen([sys.executable, "-c", "pass"])
-    dead.wait()
-    final = tmp_path / "film [1].mp4"
-    stale = tmp_path / f".{final.name}{TEMP_MARKER}{dead.pid}-abc.mp4"
-    live = tmp_path / f".{final.name}{TEMP_MARKER}{os.getpid()}-def.mp4"
-    other = tmp_path / f".other.mp4{TEMP_MARKER}{dead.pid}-ghi.mp4"
-    for p in (stale, live, other):
-        p.write_bytes(b"partial")
-    assert remove_stale_temp_files(final) == [stale]
-    assert not stale.exists() and live.exists() and other.exists()
-
-
 def test_avi_output_keeps_every_frame_in_its_slot(clip_factory, tmp_path):
     """AVI has no presentation times: each frame must be stored in its own time slot, which B-frames would
     shift by the reorder delay."""

@@ -67,6 +67,13 @@ def _frames(path: Path) -> int:
         return sum(1 for _ in c.decode(video=0))
 
 
+def _dead_pid() -> int:
+    """The pid of a process that has ended."""
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
 def _mtimes(out: Path) -> dict[str, int]:
     return {p: (out / p).stat().st_mtime_ns for p in ("a.mp4", "reel2/b.mkv")}
 
@@ -145,7 +152,7 @@ def test_interrupted_row_and_stale_temp_are_redone_cleanly(films, spec):
     with Ledger(out / LEDGER_NAME) as ledger:
         ledger.update("a.mp4", state="running")
     (out / "a.mp4").unlink()
-    stale = out / f".a.mp4{TEMP_MARKER}dead1234.mp4"
+    stale = out / f".a.mp4{TEMP_MARKER}{_dead_pid()}-k2x9q1z8.mp4"
     stale.write_bytes(b"\0" * 1000)
     summary = _run(films, spec)
     assert summary.stale_temps_removed == 1
@@ -242,6 +249,7 @@ def test_second_ctrl_c_aborts_the_film_leaving_no_output(films, spec, monkeypatc
     with Ledger(out / LEDGER_NAME) as ledger:
         row = ledger.get("a.mp4")
     assert row.state == "pending" and "Ctrl-C" in row.error
+    assert row.attempts == 0  # the user stopped it: no retry used up
     monkeypatch.setattr(colorize_mod, "chroma_planes", real)
     assert _results(_run(films, spec))["a.mp4"] == "done"  # the next run finishes it
 
@@ -390,3 +398,105 @@ def test_a_run_that_failed_after_planning_does_not_disown_outputs(films, spec, m
     monkeypatch.undo()
     summary = _run(films, spec)
     assert _results(summary)["a.mp4"] == "done" and (out / "a.mp4").is_file()
+
+
+def test_films_of_one_stem_converted_to_one_container_get_distinct_outputs(tmp_path, spec):
+    """bar.mpg and bar.ts are both written as Matroska: one must not overwrite the other."""
+    d = tmp_path / "films"
+    d.mkdir()
+    shutil.copy(mf.make_clip(tmp_path / "six.mkv", frames=6), d / "bar.mpg")
+    shutil.copy(mf.make_clip(tmp_path / "nine.mkv", frames=9), d / "bar.ts")
+    summary = _run(d, spec)
+    out = summary.output_dir
+    assert _results(summary) == {"bar.mpg": "done", "bar.ts": "done"}
+    with Ledger(out / LEDGER_NAME) as ledger:
+        outputs = {r.path: r.output for r in ledger.rows()}
+    assert len(set(outputs.values())) == 2
+    assert _frames(out / outputs["bar.mpg"]) == 6 and _frames(out / outputs["bar.ts"]) == 9
+    assert _results(_run(d, spec)) == {"bar.mpg": "skipped", "bar.ts": "skipped"}  # names are stable
+
+
+def test_rows_that_share_an_output_are_redone_apart(tmp_path, spec):
+    """A ledger where two films name the same output (as older versions wrote) redoes both, apart."""
+    d = tmp_path / "films"
+    d.mkdir()
+    shutil.copy(mf.make_clip(tmp_path / "six.mkv", frames=6), d / "bar.mpg")
+    shutil.copy(mf.make_clip(tmp_path / "nine.mkv", frames=9), d / "bar.ts")
+    out = _run(d, spec).output_dir
+    with Ledger(out / LEDGER_NAME) as ledger:
+        for rel in ("bar.mpg", "bar.ts"):
+            ledger.update(rel, output="bar.mkv")
+    summary = _run(d, spec)
+    assert _results(summary) == {"bar.mpg": "done", "bar.ts": "done"}
+    with Ledger(out / LEDGER_NAME) as ledger:
+        outputs = {r.path: r.output for r in ledger.rows()}
+    assert _frames(out / outputs["bar.mpg"]) == 6 and _frames(out / outputs["bar.ts"]) == 9
+
+
+def test_a_name_that_is_not_utf8_is_colorized_under_a_readable_name(tmp_path, spec):
+    d = tmp_path / "films"
+    d.mkdir()
+    mf.make_clip(d / "good.mp4", frames=6)
+    shutil.copy(d / "good.mp4", os.fsdecode(os.fsencode(d) + b"/caf\xe9 1952.mp4"))  # a Latin-1 name
+    summary = _run(d, spec)
+    assert _results(summary) == {"caf\\xe9 1952.mp4": "done", "good.mp4": "done"}
+    assert _frames(summary.output_dir / "caf\\xe9 1952.mp4") == 6
+    assert "caf\\xe9 1952.mp4" in (summary.output_dir / "report.html").read_text()
+
+
+def test_only_vidcolor_temps_of_dead_runs_are_removed(tmp_path, spec):
+    """OUTDIR holding other files (even the input folder): only vidcolor's own partial outputs go."""
+    top = tmp_path / "project"
+    d = top / "films"
+    d.mkdir(parents=True)
+    mf.make_clip(d / "a.mp4", frames=6)
+    dead = _dead_pid()
+    keep = [d / ".draft.part", d / f".a.mp4{TEMP_MARKER}{dead}-k2x9q1z8.mp4", top / ".config.part",
+            top / f".x{TEMP_MARKER}notes.txt", top / f".b.mp4{TEMP_MARKER}{os.getpid()}-abcd1234.mp4"]
+    for p in keep:
+        p.write_text("mine")
+    stale = top / f".b.mp4{TEMP_MARKER}{dead}-abcd1234.mp4"
+    stale.write_text("partial")
+    summary = run_directory(d, top, FAST, spec, QUIET, echo=_quiet_echo)
+    assert summary.stale_temps_removed == 1 and not stale.exists()
+    assert all(p.read_text() == "mine" for p in keep)
+    assert _results(summary) == {"a.mp4": "done"}
+
+
+def test_a_second_batch_into_the_same_folder_is_refused(films, spec):
+    from vidcolor.errors import ConfigError
+    from vidcolor.pipeline.batch.lock import BatchLock
+
+    out = films.with_name("films.colorized")
+    out.mkdir()
+    with BatchLock(out):
+        with pytest.raises(ConfigError, match=f"another vidcolor batch \\(pid {os.getpid()}\\) is writing into"):
+            _run(films, spec)
+    assert _results(_run(films, spec))["a.mp4"] == "done"  # released: the next run goes ahead
+
+
+def test_a_corrupt_ledger_is_one_line(films, spec):
+    from vidcolor.errors import ConfigError
+
+    out = films.with_name("films.colorized")
+    out.mkdir()
+    (out / LEDGER_NAME).write_text("junk, not a database\n" * 100)
+    with pytest.raises(ConfigError, match="is not a vidcolor ledger"):
+        _run(films, spec)
+
+
+def test_ctrl_c_twice_while_planning_stops_cleanly(films, spec, monkeypatch):
+    real = runner_mod.probe
+    calls = {"n": 0}
+
+    def interrupted_probe(*args):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt  # the second Ctrl-C, between seeing a film and deciding its fate
+        return real(*args)
+
+    monkeypatch.setattr(runner_mod, "probe", interrupted_probe)
+    summary = _run(films, spec)
+    assert summary.exit_code == 130 and summary.aborted
+    assert set(_results(summary).values()) <= {"failed", "not started"}
+    assert "stopped by Ctrl-C" in summary.table()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import glob
 import io
 import logging
 import os
@@ -15,6 +14,8 @@ import numpy as np
 
 from vidcolor.errors import MediaError
 from vidcolor.media.source import MediaSource
+from vidcolor.media.temp_files import (NEW_FILE_MODE, current_umask, name_too_long, remove_stale_temp_files,
+                                       temp_prefix)
 
 log = logging.getLogger(__name__)
 
@@ -29,10 +30,6 @@ _MUXER_KEYS = {"major_brand", "minor_version", "compatible_brands", "encoder", "
 # Stream metadata copied onto the output streams (a video stream's timecode: MOV/MP4 write it as a tmcd track).
 _STREAM_KEYS = {"language", "title", "handler_name", "timecode"}
 _BT709 = 1
-# Temp files are named ".{final name}.vidcolor-tmp-{pid}-XXXX{suffix}" beside the final path.
-TEMP_MARKER = ".vidcolor-tmp-"
-# Mode of a finished output before the umask, as for any file a program creates.
-NEW_FILE_MODE = 0o666
 _RANGE_CODE = {"tv": 1, "pc": 2}
 _FIELD_ORDER_CODE = {"tff": 2, "bff": 3}  # FFmpeg's AV_FIELD_TT, AV_FIELD_BB
 
@@ -73,47 +70,6 @@ def build_frame(
     frame.color_primaries = _BT709
     frame.color_trc = _BT709
     return frame
-
-
-def _current_umask() -> int:
-    """The process umask (read from /proc where possible: setting it to probe is not thread-safe)."""
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("Umask:"):
-                    return int(line.split()[1], 8)
-    except (OSError, ValueError):
-        pass
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # alive, owned by someone else
-        return True
-    return True
-
-
-def remove_stale_temp_files(final: Path) -> list[Path]:
-    """Delete temp files left beside `final` by killed runs (their writer's pid is gone); returns them.
-
-    Temp names carry the writing process's pid, so a run still writing the same output is never touched.
-    """
-    removed = []
-    for tmp in final.parent.glob(f".{glob.escape(final.name)}{TEMP_MARKER}*"):
-        pid_text = tmp.name[len(final.name) + 1 + len(TEMP_MARKER):].split("-", 1)[0]
-        if pid_text.isdigit() and not _pid_alive(int(pid_text)):
-            try:
-                tmp.unlink()
-                removed.append(tmp)
-            except OSError:
-                pass
-    return removed
 
 
 def _format_for(path: Path) -> str | None:
@@ -201,6 +157,9 @@ class MediaSink:
         self._out: av.container.OutputContainer | None = None
 
         final = self.final_path
+        if name_too_long(final):
+            raise MediaError(f"cannot write {final.name}: the name is longer than its file system allows; "
+                             "give a shorter output name")
         if final.is_dir():
             raise MediaError(f"cannot write {final}: it is a directory")
         if not final.parent.is_dir():
@@ -223,7 +182,7 @@ class MediaSink:
         self.in_time_base = info.time_base
         remove_stale_temp_files(final)
         try:
-            fd, tmp = tempfile.mkstemp(prefix=f".{final.name}{TEMP_MARKER}{os.getpid()}-", suffix=final.suffix,
+            fd, tmp = tempfile.mkstemp(prefix=temp_prefix(final), suffix=final.suffix,
                                        dir=final.parent)
         except OSError as e:
             raise MediaError(f"cannot write {final}: {(e.strerror or str(e)).lower()} in {final.parent}") from None
@@ -382,7 +341,7 @@ class MediaSink:
             except av.error.FFmpegError as e:
                 raise MediaError(f"finishing {self.final_path.name} failed: {e.strerror or e}") from None
             self._closed = True
-            os.chmod(self._tmp, NEW_FILE_MODE & ~_current_umask())  # mkstemp made it 0600
+            os.chmod(self._tmp, NEW_FILE_MODE & ~current_umask())  # mkstemp made it 0600
             os.replace(self._tmp, self.final_path)
         except BaseException:
             self.abort()

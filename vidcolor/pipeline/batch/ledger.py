@@ -70,11 +70,19 @@ class Ledger:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self._db = sqlite3.connect(str(self.path), timeout=_BUSY_TIMEOUT_S)
+        try:
+            self._db = sqlite3.connect(str(self.path), timeout=_BUSY_TIMEOUT_S)
+        except sqlite3.Error as e:
+            raise ConfigError(f"cannot open the batch ledger {self.path}: {e}") from None
         self._db.row_factory = sqlite3.Row
-        with self._db:
-            self._db.executescript(_SCHEMA)
-        have = [r[1] for r in self._db.execute("PRAGMA table_info(jobs)")]
+        try:
+            with self._db:
+                self._db.executescript(_SCHEMA)
+            have = [r[1] for r in self._db.execute("PRAGMA table_info(jobs)")]
+        except sqlite3.Error as e:
+            self._db.close()
+            raise ConfigError(f"{self.path} is not a vidcolor ledger that can be read ({e}); move it away to start "
+                              "over") from None
         if have != _COLUMNS:
             self._db.close()
             raise ConfigError(f"{self.path} was written by another version of vidcolor; move it away to start over")

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import glob
 import os
 from collections import deque
 from typing import TYPE_CHECKING
 
 from ...errors import ConfigError
+from ...media.temp_files import temp_files_of
 from ..colorize import RunOptions
 from ..config import PipelineConfig
 from .jobs import ColorizerSpec, Job, colorize_job
-from .scan import TEMP_MARKER
 
 if TYPE_CHECKING:
     from .runner import BatchDriver, StopControl
@@ -63,8 +62,7 @@ def _connect(ray, address: str) -> bool:
 
 def _remove_partial(job: Job) -> None:
     """Delete a cancelled task's temp file (a worker killed hard cannot do it itself)."""
-    parent = job.output_path.parent
-    for p in parent.glob(f".{glob.escape(job.output_path.name)}{TEMP_MARKER}*"):
+    for p in temp_files_of(job.output_path):
         p.unlink(missing_ok=True)
 
 

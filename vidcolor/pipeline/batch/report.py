@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import html
-import os
 import time
 from pathlib import Path
 from urllib.parse import quote
 
+from ...media.temp_files import write_atomically
 from .ledger import JobRow
 
 REPORT_NAME = "report.html"
@@ -91,11 +91,7 @@ def render_report(rows: list[JobRow], title: str, notes: list[str]) -> str:
 
 def write_report(output_dir: Path, rows: list[JobRow], title: str, notes: list[str]) -> Path:
     """Write OUTDIR/report.html atomically; returns its path."""
-    path = output_dir / REPORT_NAME
-    tmp = output_dir / f".{REPORT_NAME}.{os.getpid()}.part"
-    tmp.write_text(render_report(rows, title, notes), encoding="utf-8")
-    tmp.replace(path)
-    return path
+    return write_atomically(output_dir / REPORT_NAME, render_report(rows, title, notes).encode("utf-8"))
 
 
 def report_notes(input_dir: Path, model_id: str, settings: str, finished: float | None = None) -> list[str]:

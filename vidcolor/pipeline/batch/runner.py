@@ -13,12 +13,14 @@ from pathlib import Path
 from typing import Callable
 
 from ...errors import ConfigError, MediaError
+from ...media.temp_files import is_stale_temp
 from ..colorize import RunOptions
 from ..config import PipelineConfig
 from .jobs import ColorizerSpec, Job, JobResult, colorize_job
 from .ledger import LEDGER_NAME, JobRow, Ledger
+from .lock import BatchLock
 from .report import REPORT_NAME, STILLS_DIR, report_notes, write_report
-from .scan import FORMATS, TEMP_MARKER, probe, settings_hash, walk_files
+from .scan import FORMATS, output_key, probe, settings_hash, walk_files
 from .stills import make_still_strip
 
 Echo = Callable[[str], None]
@@ -47,12 +49,14 @@ def one_line(exc: BaseException) -> str:
     return " ".join(text.split()) or type(exc).__name__
 
 
-def remove_stale_temps(output_dir: Path) -> list[Path]:
-    """Delete temp files left in OUTDIR by killed runs (each is a partial output); returns them."""
+def remove_stale_temps(output_dir: Path, input_dir: Path) -> list[Path]:
+    """Delete vidcolor's temp files in OUTDIR whose writing process is gone (partial outputs of killed runs);
+    returns them. Nothing else is touched: not other hidden files, not a live run's temp, not the input folder."""
     removed: list[Path] = []
-    for root, _dirs, files in os.walk(output_dir):
+    for root, dirs, files in os.walk(output_dir):
+        dirs[:] = [d for d in dirs if (Path(root) / d).resolve() != input_dir]
         for name in files:
-            if TEMP_MARKER in name or (name.endswith(".part") and name.startswith(".")):
+            if is_stale_temp(name):
                 path = Path(root) / name
                 try:
                     path.unlink()
@@ -192,21 +196,35 @@ class BatchDriver:
         if recovered:
             self.echo(f"vidcolor: {len(recovered)} film(s) interrupted by an earlier run will be redone")
         found = list(walk_files(self.input_dir, exclude=self.output_dir))
-        taken = {f.rel for f in found if Path(f.rel).suffix.lower() in FORMATS}
+        # Output names held: an input written in its own container keeps its name; every other film keeps the
+        # output its ledger row names, and a film planned below takes a name no other holds (a.mpg and a.ts
+        # are not both written to a.mkv). Rows that already share one (older versions did that) are redone.
+        own_format = {output_key(f.rel) for f in found if Path(f.rel).suffix.lower() in FORMATS}
+        rows = {f.rel: self.ledger.get(f.rel) for f in found}
+        holders: dict[str, set[str]] = {}
+        for rel, row in rows.items():
+            if row is not None:
+                holders.setdefault(output_key(row.output), set()).add(rel)
+        clashing = {rel for rels in holders.values() if len(rels) > 1 for rel in rels}
         todo: list[Job] = []
         for f in found:
             self.seen.append(f.rel)
-            row = self.ledger.get(f.rel)
+            row = rows[f.rel]
             unchanged = row is not None and row.size == f.size and row.mtime_ns == f.mtime_ns
             same = unchanged and row.settings_hash == self.shash
-            if same and row.state == "done" and (self.output_dir / row.output).is_file():
+            if (same and row.state == "done" and f.rel not in clashing
+                    and (self.output_dir / row.output).is_file()):
                 self.outcomes[f.rel] = Outcome(f.rel, "skipped", row.frames, row.fps, row.seconds, row.attempts)
                 continue
             if same and row.state == "failed" and row.attempts >= self.attempt_budget:
                 self.outcomes[f.rel] = Outcome(f.rel, "failed", attempts=row.attempts,
                                                error=f"{row.error} (unchanged since the last run)")
                 continue
-            p = probe(f, taken)
+            held_by_others = {key for key, rels in holders.items() if rels - {f.rel}}
+            p = probe(f, own_format | held_by_others)
+            for rels in holders.values():
+                rels.discard(f.rel)
+            holders.setdefault(output_key(p.output_rel), set()).add(f.rel)
             new = JobRow(f.rel, p.output_rel, f.size, f.mtime_ns, "pending", attempts=row.attempts if same else 0,
                          error=row.error if same else None, duration_s=p.duration_s, model_id=self.model_id,
                          settings_hash=self.shash, owned=int(row is not None and row.output == p.output_rel
@@ -263,10 +281,12 @@ class BatchDriver:
         return retry
 
     def interrupted(self, job: Job) -> None:
-        """A film aborted by Ctrl-C: back to pending, nothing written."""
-        self.ledger.update(job.rel, state="pending", error="interrupted by Ctrl-C", finished=time.time())
-        self.outcomes[job.rel] = Outcome(job.rel, "not started", attempts=self.outcomes[job.rel].attempts,
-                                         error="interrupted by Ctrl-C")
+        """A film aborted by Ctrl-C: back to pending, nothing written, and the attempt not counted (the user
+        stopped it; the film did not fail)."""
+        attempts = max(0, self.outcomes[job.rel].attempts - 1)
+        self.ledger.update(job.rel, state="pending", error="interrupted by Ctrl-C", finished=time.time(),
+                           attempts=attempts)
+        self.outcomes[job.rel] = Outcome(job.rel, "not started", attempts=attempts, error="interrupted by Ctrl-C")
 
     def write_report(self) -> Path:
         """Rewrite OUTDIR/report.html from the ledger rows of the films seen in this run."""
@@ -321,10 +341,23 @@ def run_directory(input_dir: str | os.PathLike, output_dir: str | os.PathLike | 
         raise ConfigError(f"the output {out} is a file; give a folder")
     if retries < 0:
         raise ConfigError("--retries must be 0 or more")
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ConfigError(f"cannot make the output folder {out}: {(e.strerror or str(e)).lower()}") from None
+    for path in (out, out / LEDGER_NAME):
+        if path.exists() and not os.access(path, os.W_OK):
+            raise ConfigError(f"cannot write {path} (read-only or not yours); give another output folder with -o")
+    with BatchLock(out):
+        return _run_locked(input_dir, out, config, colorizer, options, retries, ray_address, echo)
+
+
+def _run_locked(input_dir: Path, out: Path, config: PipelineConfig, colorizer: ColorizerSpec, options: RunOptions,
+                retries: int, ray_address: str | None, echo: Echo) -> BatchSummary:
+    """run_directory once OUTDIR is known to be writable and this run holds its lock."""
     started = time.perf_counter()
     summary = BatchSummary(input_dir, out)
-    summary.stale_temps_removed = len(remove_stale_temps(out))
+    summary.stale_temps_removed = len(remove_stale_temps(out, input_dir))
     if summary.stale_temps_removed:
         echo(f"vidcolor: removed {summary.stale_temps_removed} partial file(s) left by an interrupted run")
     model_id = colorizer.model_id()
@@ -348,7 +381,8 @@ def run_directory(input_dir: str | os.PathLike, output_dir: str | os.PathLike | 
         summary.report_path = driver.write_report()
     finally:
         driver.close()
-    summary.outcomes = [driver.outcomes[r] for r in driver.seen]
+    # A Ctrl-C while planning can land between a film being seen and its fate being decided.
+    summary.outcomes = [driver.outcomes.get(r) or Outcome(r, "not started") for r in driver.seen]
     summary.seconds = time.perf_counter() - started
     return summary
 

@@ -11,7 +11,8 @@ from typing import Iterator
 
 from ...errors import MediaError
 from ...media import MediaSource, writable_suffix
-from ...media.sink import FORMATS, TEMP_MARKER
+from ...media.sink import FORMATS
+from ...media.temp_files import TEMP_MARKER
 from ..config import PipelineConfig
 
 # Files with these extensions are expected to be films: when they are not, the batch says so.
@@ -60,6 +61,16 @@ def settings_hash(config: PipelineConfig, model_id: str, smoothing: bool, reuse_
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
+def as_text(rel: str) -> str:
+    """A relative path as text the ledger, the report and a terminal take: a name's bytes that are not UTF-8
+    (an old Latin-1 archive's) are written as \\xNN, which also names the mirrored output."""
+    try:
+        rel.encode("utf-8")
+        return rel
+    except UnicodeEncodeError:
+        return os.fsencode(rel).decode("utf-8", "backslashreplace")
+
+
 def _skip_name(name: str) -> bool:
     return name.startswith(".") or TEMP_MARKER in name
 
@@ -84,7 +95,7 @@ def walk_files(input_dir: Path, exclude: Path | None = None) -> Iterator[FoundFi
                 continue
             if not path.is_file():
                 continue
-            found = FoundFile(path.relative_to(input_dir).as_posix(), path, st.st_size, st.st_mtime_ns)
+            found = FoundFile(as_text(path.relative_to(input_dir).as_posix()), path, st.st_size, st.st_mtime_ns)
             if ext in VIDEO_EXTENSIONS or _opens_as_video(path):
                 yield found
 
@@ -98,10 +109,16 @@ def _opens_as_video(path: Path) -> bool:
         return False
 
 
+def output_key(rel: str) -> str:
+    """An output path as compared for clashes: case-folded, as case-insensitive file systems (macOS, Windows) see it."""
+    return rel.casefold()
+
+
 def probe(found: FoundFile, taken_outputs: set[str]) -> Probe:
     """Open the film; choose its mirrored output path (same name, a fallback container if needed).
 
-    taken_outputs: the output names other inputs keep (inputs whose own container is written).
+    taken_outputs: `output_key`s of the outputs other films hold (inputs written in their own container keep
+    their names; films already planned keep theirs).
     """
     rel = Path(found.rel)
     try:
@@ -116,7 +133,8 @@ def probe(found: FoundFile, taken_outputs: set[str]) -> Probe:
         return Probe(found.rel, duration, f"no output container (.mp4, .mkv) can hold the streams of {rel.name}")
     if suffix == rel.suffix:
         return Probe(found.rel, duration)
-    out = rel.with_suffix(suffix)
-    if out.as_posix() in taken_outputs:  # a.webm -> a.mkv would clash with a real a.mkv
-        out = rel.with_name(rel.name + suffix)
+    # a.webm -> a.mkv, unless that clashes (with a real a.mkv, or an a.ts also written as a.mkv): a.webm.mkv
+    candidates = [rel.with_suffix(suffix), rel.with_name(rel.name + suffix)]
+    candidates += (rel.with_name(f"{rel.name}.{n}{suffix}") for n in range(2, len(taken_outputs) + 3))
+    out = next(c for c in candidates if output_key(c.as_posix()) not in taken_outputs)
     return Probe(out.as_posix(), duration)

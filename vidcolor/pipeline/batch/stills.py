@@ -8,6 +8,8 @@ import av
 import cv2
 import numpy as np
 
+from ...media.temp_files import write_atomically
+
 STILL_HEIGHT_PX = 72
 STILL_POSITIONS = (0.1, 0.5, 0.9)  # fractions of the film's duration
 STILL_JPEG_QUALITY = 80
@@ -61,7 +63,4 @@ def make_still_strip(input_path: Path, output_path: Path, strip_path: Path,
                             [cv2.IMWRITE_JPEG_QUALITY, STILL_JPEG_QUALITY])
     if not ok:
         raise ValueError("JPEG encoding failed")
-    tmp = strip_path.with_name(f".{strip_path.name}.part")
-    tmp.write_bytes(data.tobytes())
-    tmp.replace(strip_path)
-    return strip_path
+    return write_atomically(strip_path, data.tobytes())
