@@ -9,6 +9,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -500,3 +501,16 @@ def test_ctrl_c_twice_while_planning_stops_cleanly(films, spec, monkeypatch):
     assert summary.exit_code == 130 and summary.aborted
     assert set(_results(summary).values()) <= {"failed", "not started"}
     assert "stopped by Ctrl-C" in summary.table()
+
+
+@pytest.mark.parametrize("kwargs,panel_width", [({}, 108), ({"rotation": 90}, 48), ({"sar": Fraction(2, 1)}, 216)])
+def test_report_stills_show_films_as_players_do(tmp_path, kwargs, panel_width):
+    """96x64 clips, 72 px high panels: turned upright when rotated, stretched when pixels are not square."""
+    import cv2
+
+    from vidcolor.pipeline.batch.stills import STILL_HEIGHT_PX, STILL_POSITIONS, make_still_strip
+
+    clip = mf.make_clip(tmp_path / "c.mp4", frames=12, **kwargs)
+    strip = cv2.imread(str(make_still_strip(clip, clip, tmp_path / "s.jpg")))
+    n = len(STILL_POSITIONS)
+    assert strip.shape[:2] == (2 * STILL_HEIGHT_PX + 2, n * panel_width + 2 * (n - 1))

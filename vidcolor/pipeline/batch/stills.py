@@ -8,7 +8,9 @@ import av
 import cv2
 import numpy as np
 
+from ...media import MediaSource
 from ...media.temp_files import write_atomically
+from ..preview_sheet import display_view
 
 STILL_HEIGHT_PX = 72
 STILL_POSITIONS = (0.1, 0.5, 0.9)  # fractions of the film's duration
@@ -16,7 +18,9 @@ STILL_JPEG_QUALITY = 80
 
 
 def _frames_at(path: Path, fractions: tuple[float, ...], height: int) -> list[np.ndarray]:
-    """RGB frames (resized to `height`) at these fractions of the film, decoded with PyAV."""
+    """RGB frames at these fractions of the film as players show them (rotation, pixel aspect), `height` high."""
+    with MediaSource(path) as source:
+        info = source.video
     out: list[np.ndarray] = []
     with av.open(str(path)) as c:
         vs = c.streams.video[0]
@@ -33,7 +37,7 @@ def _frames_at(path: Path, fractions: tuple[float, ...], height: int) -> list[np
                     break
             if frame is None:
                 continue
-            rgb = frame.to_ndarray(format="rgb24")
+            rgb = display_view(frame.to_ndarray(format="rgb24"), info)
             w = max(2, round(rgb.shape[1] * height / rgb.shape[0]))
             out.append(cv2.resize(rgb, (w, height), interpolation=cv2.INTER_AREA))
     return out
