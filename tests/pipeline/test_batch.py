@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import sqlite3
@@ -514,3 +515,17 @@ def test_report_stills_show_films_as_players_do(tmp_path, kwargs, panel_width):
     strip = cv2.imread(str(make_still_strip(clip, clip, tmp_path / "s.jpg")))
     n = len(STILL_POSITIONS)
     assert strip.shape[:2] == (2 * STILL_HEIGHT_PX + 2, n * panel_width + 2 * (n - 1))
+
+
+def test_a_truncated_film_is_done_with_a_note_in_the_ledger_and_report(tmp_path, spec):
+    d = tmp_path / "films"
+    d.mkdir()
+    mf.truncate_file(mf.make_clip(d / "cut.mkv", frames=48), 0.5)
+    summary = _run(d, spec)
+    assert _results(summary) == {"cut.mkv": "done"}
+    with Ledger(summary.output_dir / LEDGER_NAME) as ledger:
+        note = ledger.get("cut.mkv").error
+    assert note and re.fullmatch(r"the input ends after 0\.\d s, before its declared end \(truncated\?\): only that "
+                                 r"much was colorized", note), note
+    assert "before its declared end" in (summary.output_dir / "report.html").read_text()
+    assert "before its declared end" in summary.table()

@@ -55,6 +55,7 @@ class RunStats:
     cuts: int = 0
     global_calls: int = 0
     concealed_errors: int = 0
+    truncated_at_seconds: float | None = None  # the film ended this far in, well before its declared end
     model_id: str = ""
     cut_frames: list[int] = field(default_factory=list)
     # Per queue between two stages, "producer->consumer": (seconds the producer waited for room,
@@ -374,6 +375,7 @@ def colorize_video(input_path: str | os.PathLike, output_path: str | os.PathLike
             for t in threads:
                 t.join(timeout=10)
         stats.concealed_errors = source.concealed_errors
+        stats.truncated_at_seconds = source.truncated_at_seconds
     stats.waits_s = {name: (ch.producer_wait_s, ch.consumer_wait_s) for name, ch in
                      (("decode->model", decoded), ("model->compose", predicted), ("compose->encode", composed))}
     stats.groups = predictor.groups

@@ -59,6 +59,7 @@ class JobResult:
     model_id: str
     concealed_errors: int
     worker: str
+    truncated_at_seconds: float | None = None  # the input ended this far in, well before its declared end
 
     @property
     def fps(self) -> float:
@@ -74,4 +75,5 @@ def colorize_job(job: Job, config: PipelineConfig, colorizer: "Colorizer", optio
     """Colorize one film into its mirrored output (atomic: a failure leaves no output file)."""
     job.output_path.parent.mkdir(parents=True, exist_ok=True)
     stats = colorize_video(job.input_path, job.output_path, config, colorizer, options)
-    return JobResult(stats.frames, stats.seconds, stats.model_id, stats.concealed_errors, worker_name())
+    return JobResult(stats.frames, stats.seconds, stats.model_id, stats.concealed_errors, worker_name(),
+                     stats.truncated_at_seconds)

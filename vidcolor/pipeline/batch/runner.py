@@ -254,7 +254,13 @@ class BatchDriver:
 
     def succeeded(self, job: Job, result: JobResult) -> None:
         """Record a finished film and make its still strip."""
-        note = f"{result.concealed_errors} corrupt packets concealed" if result.concealed_errors else None
+        notes = []
+        if result.concealed_errors:
+            notes.append(f"{result.concealed_errors} corrupt packets concealed")
+        if result.truncated_at_seconds is not None:
+            notes.append(f"the input ends after {result.truncated_at_seconds:.1f} s, before its declared end "
+                         "(truncated?): only that much was colorized")
+        note = "; ".join(notes) or None
         self.ledger.update(job.rel, state="done", error=note, finished=time.time(), seconds=result.seconds,
                            frames=result.frames, fps=result.fps, model_id=result.model_id, worker=result.worker,
                            still=None)
