@@ -106,7 +106,8 @@ def main() -> None:
         typer.echo(f"vidcolor: error: {exc.strerror or exc}{f': {exc.filename}' if exc.filename else ''}", err=True)
         sys.exit(1)
     except Exception as exc:  # noqa: BLE001 - a bug: still one line, with what to report
-        typer.echo(f"vidcolor: internal error: {type(exc).__name__}: {exc} (please report this)", err=True)
+        detail = " ".join(str(exc).split())  # OpenCV's and others' messages span lines
+        typer.echo(f"vidcolor: internal error: {type(exc).__name__}: {detail} (please report this)", err=True)
         sys.exit(1)
 
 

@@ -83,6 +83,18 @@ def preset_names() -> list[str]:
     return sorted(p.stem for p in PRESETS_DIR.glob("*.toml"))
 
 
+# The settings' types (as their annotations spell them) in a user's words.
+_TYPE_WORDS = {"int": "a whole number", "float": "a number", "str": "text in quotes", "bool": "true or false"}
+
+
+def _has_type(value: object, annotation: str) -> bool:
+    """True when a TOML value fits a setting annotated `annotation` (a whole number fits a float setting)."""
+    if annotation == "bool" or isinstance(value, bool):
+        return annotation == "bool" and isinstance(value, bool)
+    allowed = {"int": (int,), "float": (int, float), "str": (str,)}.get(annotation)
+    return allowed is None or isinstance(value, allowed)
+
+
 def load_pipeline_config(name_or_path: str = "default") -> PipelineConfig:
     """A preset name from pipelines/ or a path to a TOML file of the same keys."""
     path = Path(name_or_path)
@@ -100,6 +112,9 @@ def load_pipeline_config(name_or_path: str = "default") -> PipelineConfig:
     unknown = sorted(set(data) - known)
     if unknown:
         raise ConfigError(f"{path}: unknown setting(s) {', '.join(unknown)}")
+    for f in fields(PipelineConfig):
+        if f.name in data and not _has_type(data[f.name], f.type):
+            raise ConfigError(f"{path}: {f.name} must be {_TYPE_WORDS[f.type]}, not {data[f.name]!r}")
     data.setdefault("name", path.stem)
     try:
         return PipelineConfig(**data).validate()

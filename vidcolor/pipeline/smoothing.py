@@ -18,6 +18,9 @@ DIS_PRESETS = {
     "medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM,
 }
 OCCLUSION_LUMA_DIFF = 12.0  # gray code values: warped luma farther than this from the current is occluded
+# DIS sizes its pyramid by the long side: on a strip (640x16) a coarse level has no rows and OpenCV fails.
+# Flow of such a frame is computed on it padded (edge pixels repeated) to at most this long:short ratio.
+MAX_FLOW_ASPECT = 8
 _ERODE_KERNEL = np.ones((3, 3), np.uint8)
 
 
@@ -41,6 +44,17 @@ class FlowSmoother:
             self._grid = tuple(np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32)))
         return self._grid
 
+    def _flow(self, gray: np.ndarray, prev_gray: np.ndarray) -> np.ndarray:
+        """Dense flow from `gray` to `prev_gray` (H,W,2), for frames of any shape."""
+        h, w = gray.shape
+        pad_y = max(0, -(-w // MAX_FLOW_ASPECT) - h)
+        pad_x = max(0, -(-h // MAX_FLOW_ASPECT) - w)
+        if not pad_x and not pad_y:
+            return self._dis.calc(gray, prev_gray, None)
+        pads = (0, pad_y, 0, pad_x, cv2.BORDER_REPLICATE)
+        flow = self._dis.calc(cv2.copyMakeBorder(gray, *pads), cv2.copyMakeBorder(prev_gray, *pads), None)
+        return np.ascontiguousarray(flow[:h, :w])
+
     def smooth(self, gray: np.ndarray, ab: np.ndarray) -> np.ndarray:
         """gray (H,W) uint8 and predicted ab (H,W,2) float32 at the same size -> smoothed ab."""
         if self.strength <= 0:
@@ -49,7 +63,7 @@ class FlowSmoother:
             out = np.asarray(ab, dtype=np.float32)
         else:
             # Flow from the current frame to the previous one: where each current pixel came from.
-            flow = self._dis.calc(gray, self._prev_gray, None)
+            flow = self._flow(gray, self._prev_gray)
             h, w = gray.shape
             grid_x, grid_y = self._pixel_grid(h, w)
             map_x, map_y = grid_x + flow[..., 0], grid_y + flow[..., 1]
