@@ -249,6 +249,28 @@ def make_broadcast_clip(path: str | Path, *, width: int = 96, height: int = 64, 
     return path
 
 
+ADTS_SYNC = b"\xff\xf1"  # the start of an ADTS header (MPEG-4 AAC, no CRC), as AAC is carried in MPEG-TS
+
+
+def make_damaged_aac_ts(path: str | Path, *, frames: int = 24, fps: int = 24) -> Path:
+    """An MPEG-TS of gray H.264 and AAC (ADTS) in which the first 4 bytes of the first AAC frame after the middle
+    of the file are zeroed, as a dropout in a DVB recording does: FFmpeg still reads it and every video frame
+    decodes, but the AAC parser resyncs into packets that are no ADTS frames (here 2 of them)."""
+    path = Path(path)
+    with av.open(str(path), "w", format="mpegts") as out:
+        vs = out.add_stream("libx264", rate=fps)
+        vs.width, vs.height, vs.pix_fmt = 64, 48, "yuv420p"
+        vs.codec_context.options = {"preset": "ultrafast", "bf": "0"}
+        aus = _add_audio_stream(out, "aac")
+        _encode_gray_pictures(out, vs, frames, fps)
+        _mux_audio(out, aus, "aac", frames / fps)
+    data = bytearray(path.read_bytes())
+    pos = data.index(ADTS_SYNC, len(data) // 2)
+    data[pos : pos + 4] = bytes(4)
+    path.write_bytes(bytes(data))
+    return path
+
+
 def make_non_video(path: str | Path, kind: str = "text") -> Path:
     """Write a file that is not a video: plain text, or an audio-only file (kind='audio')."""
     path = Path(path)

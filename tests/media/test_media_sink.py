@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 from fractions import Fraction
 from pathlib import Path
@@ -304,3 +305,57 @@ def test_source_timecode_is_kept(clip_factory, tmp_path, src_name, dst_name):
     with av.open(str(out)) as c:
         tags = {k.lower(): v for k, v in c.streams.video[0].metadata.items()}
     assert tags.get("timecode") == "10:00:00:00"
+
+
+def _copy_with_planes(src_path: Path, dst_path: Path) -> MediaSink:
+    """roundtrip() that hands back the committed sink (for its counters)."""
+    with MediaSource(src_path) as src, MediaSink(dst_path, src, crf=30, preset="ultrafast") as sink:
+        ch = sink.chroma_shape
+        cb = cr = np.full(ch, 128, np.uint8)
+        for item in src.items():
+            if isinstance(item, LumaFrame):
+                sink.write_frame(item.y, cb, cr, item.pts)
+            else:
+                sink.write_packet(item)
+        sink.commit()
+    return sink
+
+
+@pytest.mark.parametrize("dst_name", ["out.mkv", "out.mp4", "out.mov"])
+def test_damaged_copied_packets_are_dropped_and_counted(tmp_path, caplog, dst_name):
+    """AAC from an MPEG-TS passes through aac_adtstoasc, which refuses a frame whose ADTS header a dropout hit
+    (INVALIDDATA): that packet is dropped and counted with one warning, not the whole film failed."""
+    src = mf.make_damaged_aac_ts(tmp_path / "damaged.ts")
+    with caplog.at_level("WARNING", logger="vidcolor"):
+        sink = _copy_with_planes(src, tmp_path / dst_name)
+    assert sink.dropped_packets == 2  # the zeroed header and the fragment the parser resynced into
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1 and "damaged.ts: dropped a damaged packet of stream #1 (audio, aac)" in warnings[0]
+    out = tmp_path / dst_name
+    assert len(mf.read_frames(out)) == 24
+    assert len(mf.read_packets(out)) == len(mf.read_packets(src)) - 2
+    assert leftovers(tmp_path) == []
+
+
+def test_write_failure_of_a_copied_packet_still_fails(tmp_path, monkeypatch):
+    """Only the muxer's refusal of a packet's data drops it: a failing write (ENOSPC) fails the film as before."""
+    src = mf.make_clip(tmp_path / "in.mkv", audio="aac", frames=6)
+
+    class FullDisk:
+        """The output container once the disk is full: FFmpeg's writes fail with ENOSPC."""
+
+        def __init__(self, container):
+            self.container = container
+
+        def mux(self, packets):
+            av.error.err_check(-errno.ENOSPC)
+
+        def __getattr__(self, name):
+            return getattr(self.container, name)
+
+    with MediaSource(src) as s, MediaSink(tmp_path / "out.mkv", s) as k:
+        packet = next(item for item in s.items() if isinstance(item, av.Packet))
+        monkeypatch.setattr(k, "_out", FullDisk(k._out))
+        with pytest.raises(MediaError, match="writing out.mkv failed: No space left on device"):
+            k.write_packet(packet)
+    assert leftovers(tmp_path) == [] and not (tmp_path / "out.mkv").exists()

@@ -113,3 +113,19 @@ def test_corrupt_packets_are_concealed_and_counted(tmp_path, fast_model, ext):
     assert frames == int(out.stdout.split()[1]) and 18 <= frames < 24
     assert out.stderr == ""
     assert_clean_folder(tmp_path, before)
+
+
+@pytest.mark.parametrize("ext", ["mkv", "mp4"])
+def test_damaged_audio_packet_is_dropped_and_counted(tmp_path, fast_model, ext):
+    """A dropout in a DVB recording's AAC (zeroed ADTS header): the packets it spoils are dropped with one warning, the
+    film is written whole (it failed with `writing out.mkv failed: Invalid data found when processing input`)."""
+    src = mf.make_damaged_aac_ts(tmp_path / "damaged.ts")
+    before = hash_files([src])
+    out = run_in_process(cli_args(["damaged.ts", "-o", f"out.{ext}"], fast_model), tmp_path)
+    assert_outcome(out, code=0, stdout="colorized 24 frames")
+    assert "2 corrupt packets concealed" in out.stdout, out.stdout  # the zeroed header and a fragment after it
+    assert len(out.error_lines) == 1 and out.error_lines[0].startswith(
+        "vidcolor: warning: damaged.ts: dropped a damaged packet of stream #1 (audio, aac) at "), out.stderr
+    assert _frame_count(tmp_path / f"out.{ext}") == 24
+    assert len(mf.read_packets(tmp_path / f"out.{ext}")) == len(mf.read_packets(src)) - 2
+    assert_clean_folder(tmp_path, before)

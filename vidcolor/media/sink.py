@@ -32,6 +32,11 @@ _STREAM_KEYS = {"language", "title", "handler_name", "timecode"}
 _BT709 = 1
 _RANGE_CODE = {"tv": 1, "pc": 2}
 _FIELD_ORDER_CODE = {"tff": 2, "bff": 3}  # FFmpeg's AV_FIELD_TT, AV_FIELD_BB
+# Errors with which a muxer, or a bitstream filter it inserts (aac_adtstoasc for ADTS AAC from MPEG-TS into
+# MP4/MOV/Matroska), refuses one copied packet's bytes or timestamps: that packet is damaged, not the output
+# (INVALIDDATA: an ADTS header hit by a dropout; EINVAL: timestamps a damaged PES header made non-monotonic).
+# A failing write (ENOSPC, EIO...) raises an OSError instead and still fails the film.
+_REFUSED_PACKET_ERRORS = (av.error.InvalidDataError, av.error.ArgumentError)
 
 
 def output_pix_fmt(width: int, height: int, bit_depth: int = 8) -> str:
@@ -150,6 +155,7 @@ class MediaSink:
         self.source = source
         self.frames_written = 0
         self.pts_adjusted = 0
+        self.dropped_packets = 0  # damaged packets of copied streams that the muxer refused
         self._committed = False
         self._closed = False
         self._last_pts: int | None = None
@@ -279,7 +285,22 @@ class MediaSink:
         try:
             self._out.mux(packets)
         except (av.error.FFmpegError, OSError) as e:  # e.g. ENOSPC: the disk is full
-            raise MediaError(f"writing {self.final_path.name} failed: {e.strerror or e}") from None
+            raise self._write_failed(e) from None
+
+    def _write_failed(self, error: Exception) -> MediaError:
+        """The one-line error for a write to the output that failed."""
+        return MediaError(f"writing {self.final_path.name} failed: {getattr(error, 'strerror', None) or error}")
+
+    def _drop(self, packet: av.Packet, source_stream: av.stream.Stream, error: av.error.FFmpegError) -> None:
+        """Count a copied packet the muxer refused; the first one of a film is also reported (one line)."""
+        self.dropped_packets += 1
+        if self.dropped_packets > 1:
+            return
+        tb = packet.time_base or source_stream.time_base  # mux may have rebased the packet to the output's
+        at = f" at {float(packet.pts * tb):.2f} s" if packet.pts is not None and tb else ""
+        log.warning("%s: dropped a damaged packet of %s%s that the %s muxer refuses (%s); the film is written "
+                    "without it, and any more are counted in the summary", self.source.path.name,
+                    _describe(source_stream), at, self._out.format.name, error.strerror or error)
 
     def write_frame(self, y: np.ndarray, cb: np.ndarray, cr: np.ndarray, pts: int) -> None:
         """Encode one frame made of the given planes, at `pts` in the source's time base."""
@@ -310,8 +331,14 @@ class MediaSink:
             return
         if packet.size == 2 and o.type == "subtitle" and o.codec_context.name == "mov_text" and bytes(packet) == b"\0\0":
             return  # an empty mov_text sample is a gap filler: the mp4/mov muxer writes its own
+        source_stream = packet.stream
         packet.stream = o
-        self._mux(packet)
+        try:
+            self._out.mux(packet)
+        except _REFUSED_PACKET_ERRORS as e:  # this packet's data, not the file: see _REFUSED_PACKET_ERRORS
+            self._drop(packet, source_stream, e)
+        except (av.error.FFmpegError, OSError) as e:
+            raise self._write_failed(e) from None
 
     def write(self, item) -> None:
         """write_packet for packets; LumaFrames cannot be written here (they need chroma)."""

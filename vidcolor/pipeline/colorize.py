@@ -374,7 +374,7 @@ def colorize_video(input_path: str | os.PathLike, output_path: str | os.PathLike
             bar.close()
             for t in threads:
                 t.join(timeout=10)
-        stats.concealed_errors = source.concealed_errors
+        stats.concealed_errors = source.concealed_errors + sink.dropped_packets  # video concealed, copied dropped
         stats.truncated_at_seconds = source.truncated_at_seconds
     stats.waits_s = {name: (ch.producer_wait_s, ch.consumer_wait_s) for name, ch in
                      (("decode->model", decoded), ("model->compose", predicted), ("compose->encode", composed))}
