@@ -359,3 +359,20 @@ def test_write_failure_of_a_copied_packet_still_fails(tmp_path, monkeypatch):
         with pytest.raises(MediaError, match="writing out.mkv failed: No space left on device"):
             k.write_packet(packet)
     assert leftovers(tmp_path) == [] and not (tmp_path / "out.mkv").exists()
+
+
+@pytest.mark.parametrize("src_name", ["in.mp4", "in.mkv"])
+def test_avi_output_from_aac_with_priming_keeps_slots(clip_factory, tmp_path, src_name):
+    """AAC from MP4/MKV starts one priming frame below 0 (-21 ms). The AVI muxer shifted every stream up by it,
+    rounded up to a whole video slot: frames after the first landed one slot late, the audio only 21 ms."""
+    src = clip_factory(src_name, audio="aac", b_frames=0)
+    assert mf.read_packets(src)[0][1] < 0  # the priming frame
+    out = roundtrip(src, tmp_path / "out.avi")
+    with av.open(str(out)) as c:
+        slots = [p.dts for p in c.demux(video=0) if p.size]
+    assert slots == list(range(24))  # the input's frames are at 0, 1/24, 2/24...
+    with MediaSource(out) as s:
+        assert [f.pts for f in s.luma_frames()] == list(range(24))
+    ain, aout = mf.read_packets(src), mf.read_packets(out)
+    assert [b for b, _, _ in aout] == [b for b, _, _ in ain]
+    assert aout[0][1] == 0  # AVI has no audio times: the priming frame plays at 0

@@ -256,6 +256,8 @@ class MediaSink:
             if k.lower() in _STREAM_KEYS:  # Matroska's tags read back upper-case (TIMECODE)
                 vs.metadata[k.lower()] = v
         self._video = vs
+        self._avi = fmt == "avi"
+        self._lift: dict[int, int] = {}  # AVI: source stream index -> ticks added to its timestamps (see _lift_start)
         self._map: dict[int, av.stream.Stream] = {}
         for s in self.source.kept_streams:
             o = out.add_stream_from_template(s)
@@ -332,6 +334,8 @@ class MediaSink:
         if packet.size == 2 and o.type == "subtitle" and o.codec_context.name == "mov_text" and bytes(packet) == b"\0\0":
             return  # an empty mov_text sample is a gap filler: the mp4/mov muxer writes its own
         source_stream = packet.stream
+        if self._avi:
+            self._lift_start(packet)
         packet.stream = o
         try:
             self._out.mux(packet)
@@ -339,6 +343,28 @@ class MediaSink:
             self._drop(packet, source_stream, e)
         except (av.error.FFmpegError, OSError) as e:
             raise self._write_failed(e) from None
+
+    def _lift_start(self, packet: av.Packet) -> None:
+        """AVI: move a copied stream that starts below 0 up to start at 0 (timestamps + a constant).
+
+        MP4/MOV/MKV AAC starts one priming frame early (-1024 samples, trimmed by an edit list). Given a negative
+        timestamp, the muxer shifts every stream up by it, rounded up to each one's time base: the video by a
+        whole slot (1/24 s for 21 ms), so every frame after the first landed one slot late and out of sync.
+        AVI stores no audio times (its first packet plays at 0 whatever its timestamp), so moving only that
+        stream changes nothing in it, and the video keeps its slots.
+        """
+        index = packet.stream_index
+        lift = self._lift.get(index)
+        if lift is None:
+            first = [t for t in (packet.pts, packet.dts) if t is not None]
+            if not first:
+                return
+            lift = self._lift[index] = max(0, -min(first))
+        if lift:
+            if packet.pts is not None:
+                packet.pts += lift
+            if packet.dts is not None:
+                packet.dts += lift
 
     def write(self, item) -> None:
         """write_packet for packets; LumaFrames cannot be written here (they need chroma)."""
