@@ -13,7 +13,8 @@ import pytest
 
 import media_factory as mf
 from vidcolor.errors import MediaError
-from vidcolor.media import LumaFrame, MediaSink, MediaSource, build_frame, chroma_shape_for, output_pix_fmt
+from vidcolor.media import (LumaFrame, MediaSink, MediaSource, build_frame, chroma_shape_for, output_pix_fmt,
+                            writable_suffix)
 
 
 def roundtrip(src_path: Path, dst_path: Path, *, crf: int = 10, fail_after: int | None = None,
@@ -376,3 +377,18 @@ def test_avi_output_from_aac_with_priming_keeps_slots(clip_factory, tmp_path, sr
     ain, aout = mf.read_packets(src), mf.read_packets(out)
     assert [b for b, _, _ in aout] == [b for b, _, _ in ain]
     assert aout[0][1] == 0  # AVI has no audio times: the priming frame plays at 0
+
+
+def test_rotation_avi_cannot_keep_is_refused_before_writing(clip_factory, tmp_path):
+    """AVI stores no display matrix: the rotation was silently dropped; now refused, naming a container that keeps it."""
+    src = clip_factory("rot.mp4", rotation=90, audio="aac")
+    with MediaSource(src) as s:
+        with pytest.raises(MediaError, match=r"^\.avi files cannot keep the rotation \(90 degrees\) of rot\.mp4; "
+                                             r"use -o out\.mkv$"):
+            MediaSink(tmp_path / "out.avi", s)
+        # a batch mirrors a film of a container it does not write (or an AVI) into one that keeps the rotation
+        assert [writable_suffix(s, ext) for ext in (".avi", ".mp4", ".mov", ".ts")] == [".mkv", ".mp4", ".mov", ".mkv"]
+    assert not (tmp_path / "out.avi").exists() and leftovers(tmp_path) == []
+    with MediaSource(clip_factory("flat.mp4", audio="aac")) as s:
+        assert writable_suffix(s, ".avi") == ".avi"
+        MediaSink(tmp_path / "flat.avi", s).abort()  # no rotation: AVI is fine

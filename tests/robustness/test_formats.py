@@ -87,6 +87,17 @@ def test_stream_the_output_container_cannot_hold(tmp_path, fast_model):
     assert_clean_folder(tmp_path, before)
 
 
+def test_rotation_the_output_container_cannot_keep(tmp_path, fast_model):
+    """AVI has no place for a display matrix: a phone's rotated film is refused before any work, with a
+    container that keeps it (it was written sideways, exit 0, no word)."""
+    src = mf.make_clip(tmp_path / "rot.mp4", rotation=90, frames=6, audio="aac")
+    before = hash_files([src])
+    out = run_in_process(cli_args(["rot.mp4", "-o", "rot.avi"], fast_model), tmp_path)
+    assert_outcome(out, code=2, message=".avi files cannot keep the rotation (90 degrees) of rot.mp4; use -o rot.mkv")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["rot.mp4"]
+    assert_clean_folder(tmp_path, before)
+
+
 @pytest.mark.parametrize("ext", sorted(mf.BROADCAST_CODECS))
 def test_a_container_vidcolor_does_not_write_gets_a_matroska_copy(tmp_path, fast_model, ext):
     """`vidcolor run film.mpg` (or .ts, .webm) writes film.color.mkv with the sound copied, as a batch run

@@ -25,6 +25,9 @@ FORMATS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska", ".av
 FALLBACK_CONTAINERS = ((".mkv", "matroska"), (".mp4", "mp4"))
 # Containers tried, in order, when suggesting one that can hold a stream.
 _SUGGEST = ((".mkv", "matroska"), (".mov", "mov"), (".mp4", "mp4"))
+# Muxers that store a video stream's display matrix (rotation, flips); AVI has no place for one.
+_KEEP_DISPLAY_MATRIX = {"mp4", "mov", "matroska"}
+_IDENTITY_MATRIX = (1 << 16, 0, 0, 0, 1 << 16, 0, 0, 0, 1 << 30)  # FFmpeg's 16.16 / 2.30 fixed-point identity
 # Container metadata that the muxer writes itself; not copied.
 _MUXER_KEYS = {"major_brand", "minor_version", "compatible_brands", "encoder", "software", "creation_time"}
 # Stream metadata copied onto the output streams (a video stream's timecode: MOV/MP4 write it as a tmcd track).
@@ -83,14 +86,21 @@ def _format_for(path: Path) -> str | None:
 
 def writable_suffix(source: MediaSource, suffix: str) -> str | None:
     """The output extension for a film read from a file with `suffix`: that one when vidcolor writes its
-    container and the container can hold every kept stream, else the first fallback that can (None: none)."""
+    container and the container can hold every kept stream and the rotation, else the first fallback that can
+    (None: none)."""
     fmt = FORMATS.get(suffix.lower())
-    if fmt and all(container_accepts(fmt, s) for s in source.kept_streams):
+    if fmt and keeps_rotation(fmt, source) and all(container_accepts(fmt, s) for s in source.kept_streams):
         return suffix
     for ext, fallback in FALLBACK_CONTAINERS:
-        if all(container_accepts(fallback, s) for s in source.kept_streams):
+        if keeps_rotation(fallback, source) and all(container_accepts(fallback, s) for s in source.kept_streams):
             return ext
     return None
+
+
+def keeps_rotation(format_name: str, source: MediaSource) -> bool:
+    """True when the muxer `format_name` can store the source video's display matrix (or it has none to keep)."""
+    matrix = source.video.display_matrix
+    return matrix is None or tuple(matrix) == _IDENTITY_MATRIX or format_name in _KEEP_DISPLAY_MATRIX
 
 
 def container_accepts(format_name: str, stream: av.stream.Stream, sample: av.Packet | None = None) -> bool:
@@ -206,15 +216,24 @@ class MediaSink:
 
     # ---------------------------------------------------------------- setup
     def _check_streams(self, fmt: str) -> None:
-        samples = first_packets(self.source.path, [s.index for s in self.source.kept_streams])
-        for s in self.source.kept_streams:
+        """Refuse, before any work, an output container that cannot hold a kept stream or keep the rotation."""
+        source = self.source
+        samples = first_packets(source.path, [s.index for s in source.kept_streams])
+        for s in source.kept_streams:
             if container_accepts(fmt, s, samples.get(s.index)):
                 continue
             better = [ext for ext, f in _SUGGEST if f != fmt and container_accepts(f, s, samples.get(s.index))]
             hint = f"; use -o {self.final_path.stem}{better[0]}" if better else ""
             raise MediaError(
-                f"{self.final_path.suffix} files cannot hold {_describe(s)} of {self.source.path.name}{hint}"
+                f"{self.final_path.suffix} files cannot hold {_describe(s)} of {source.path.name}{hint}"
             )
+        if not keeps_rotation(fmt, source):
+            better = [ext for ext, f in _SUGGEST if keeps_rotation(f, source)
+                      and all(container_accepts(f, s, samples.get(s.index)) for s in source.kept_streams)]
+            hint = f"; use -o {self.final_path.stem}{better[0]}" if better else ""
+            what = (f"rotation ({source.video.rotation_degrees} degrees)" if source.video.rotation_degrees
+                    else "display matrix (a flip)")
+            raise MediaError(f"{self.final_path.suffix} files cannot keep the {what} of {source.path.name}{hint}")
 
     def _setup(self, fmt: str, crf: int, preset: str, threads: int) -> None:
         out = self._out
