@@ -42,7 +42,8 @@ def preview(
     """Colorize one frame (or a few) the way `run` will, to judge the look before a long run."""
     from ..media import MediaSource
     from ..pipeline.config import load_pipeline_config
-    from ..pipeline.timecode import middle_time, parse_time, resolve_time, spread_times
+    from ..pipeline.preview_sheet import check_output
+    from ..pipeline.timecode import parse_time
 
     started = time.perf_counter()
     if grid is not None and at:
@@ -60,22 +61,24 @@ def preview(
     if out.exists() and film.exists() and out.resolve() == film.resolve():
         fail(f"the output {out} is the film itself; vidcolor never overwrites its input")
     config = load_pipeline_config(pipeline).replace(temperature=temperature)
+    check_output(out)
     with MediaSource(film) as source:
         info = source.video
-        if grid is not None:
-            times = spread_times(info, grid)
-        elif specs:
-            times = [resolve_time(s, info) for s in specs]
-        else:
-            times = [middle_time(info)]
         from ..model.colorizer import Colorizer
-        from ..pipeline.preview import Previewer
+        from ..pipeline.preview import Previewer, default_time, grid_times, resolve_at
         from ..pipeline.preview_sheet import (GRID_PANEL_MAX_WIDTH_PX, contact_sheet, display_view, frame_row,
                                               stack_rows, write_png)
 
+        if grid is not None:
+            times = grid_times(source, grid)
+        elif specs:
+            times = [resolve_at(source, s) for s in specs]
+        else:
+            times = [default_time(source)]
+        chosen = not specs  # times picked here, not typed: a film whose tail does not decode shows its last frame
         colorizer = Colorizer(model, device=device, temperature=config.temperature, precision=precision)
         previewer = Previewer(source, config, colorizer, smoothing=not no_smoothing)
-        frames = [previewer.frame(t, variants=variants, seed=seed) for t in times]
+        frames = [previewer.frame(t, variants=variants, seed=seed, clamp=chosen) for t in times]
         plain = len(frames) == 1 and not side_by_side and not variants and grid is None
         if plain:
             image = display_view(frames[0].rgb, info)

@@ -7,6 +7,11 @@ the last cut, whose weight decays as `smoothing_strength ** n`. A preview theref
 keyframe before the slot holding its warm-up window, runs the same `FrameDecoder` over the frames from
 there (same cut and group decisions), predicts chroma for the few warm-up frames with their own
 groups' vectors, smooths them in order, and composes the target frame's chroma planes like `run`.
+
+Where to look is decided from the film's packets, never from its frame rate or declared length: frame N is
+the N-th frame in display order (exact on variable-frame-rate films), and the film ends where its last
+readable frame does (MPEG-PS/TS declare a length estimated from the bitrate; a truncated file declares more
+than it holds).
 """
 
 from __future__ import annotations
@@ -21,12 +26,13 @@ import numpy as np
 
 from ..errors import ConfigError, MediaError
 from ..media import LumaFrame, MediaSource, build_frame, chroma_shape_for, output_pix_fmt
+from ..media.source import TRUNCATION_TOLERANCE_SECONDS
 from ..model.colorizer import Colorizer
 from .colorize import ChromaPredictor, FrameDecoder, WorkFrame, group_bucket
 from .compose import chroma_planes, luma_to_gray_lut
 from .config import PipelineConfig
 from .smoothing import FlowSmoother
-from .timecode import format_time
+from .timecode import TimeSpec, format_time
 
 # Frames decoded before the first needed group slot, so the cut detector has the history `run` had.
 CUT_WARMUP_SECONDS = 1.0
@@ -54,13 +60,59 @@ def smoothing_warmup_frames(strength: float, tolerance: float = SMOOTHING_HISTOR
     return max(1, math.ceil(math.log(tolerance) / math.log(strength)))
 
 
+# ---------------------------------------------------------------- where to look
+def _seconds_of(source: MediaSource, pts: int) -> Fraction:
+    """Exact seconds from the film's start of a pts."""
+    info = source.video
+    return max(Fraction(0), (pts - info.start_pts) * info.time_base)
+
+
+def readable_length(source: MediaSource) -> Fraction:
+    """Seconds from the film's start to the end of its last readable frame (from packets, not the declared length)."""
+    end = source.end_pts()
+    if end is None:
+        raise MediaError(f"{source.path.name} has no readable video packet")
+    return _seconds_of(source, end)
+
+
+def resolve_at(source: MediaSource, spec: TimeSpec) -> Fraction:
+    """Seconds from the start of the frame an --at value names; a one-sentence ConfigError outside the film."""
+    name = source.path.name
+    if spec.frame is not None:
+        pts = source.frame_pts(spec.frame)
+        if pts is None:
+            count = source.frame_count()
+            frames = f"{count} frames (f0 to f{count - 1})" if count > 1 else f"{count} frame (f0)"
+            raise ConfigError(f"frame {spec.frame} is beyond the end of {name}, which has {frames}")
+        return _seconds_of(source, pts)
+    length = readable_length(source)
+    if spec.seconds >= length:
+        declared = source.video.duration_seconds
+        if declared and declared - length > max(TRUNCATION_TOLERANCE_SECONDS, 0.1 * declared):
+            raise ConfigError(f"{spec.text} is beyond the end of {name}: its frames end at {format_time(length)}, "
+                              f"short of its declared {format_time(declared)} (a truncated file?)")
+        raise ConfigError(f"{spec.text} is beyond the end of {name}, which lasts {format_time(length)}")
+    return spec.seconds
+
+
+def default_time(source: MediaSource) -> Fraction:
+    """The default preview time: the middle of the part of the film that can be read."""
+    return readable_length(source) / 2
+
+
+def grid_times(source: MediaSource, count: int) -> list[Fraction]:
+    """`count` times spread evenly over the readable film (the middles of equal parts), for contact sheets."""
+    length = readable_length(source)
+    return [length * (2 * i + 1) / (2 * count) for i in range(count)]
+
+
 # ---------------------------------------------------------------- previews
 @dataclass
 class PreviewFrame:
     """One colorized frame, as `run` would write it."""
 
     seconds: float  # from the film's start
-    index: int  # frame number from the film's start (-1 when the rate is unknown)
+    index: int  # frame number from the film's start, in display order (counted from packets, exact on VFR)
     y: np.ndarray  # the source's Y plane, HxW uint8 (source range)
     cb: np.ndarray  # the chroma planes `run` encodes for this frame
     cr: np.ndarray
@@ -110,16 +162,20 @@ class Previewer:
         self._frame_pts = max(1, int(1 / rate / self.info.time_base))
 
     def _decode_start(self, target_pts: int) -> float:
-        """Seconds from the start to decode from: before the group slot that holds the warm-up window."""
+        """Seconds from the start to decode from: before the group slot that holds the warm-up window (one frame
+        more, found by frame number, so long frames of a variable-rate film are counted as frames, not time)."""
         info = self.info
         tb = info.time_base
-        earliest_pts = max(info.start_pts, target_pts - (self.warmup_frames + 1) * self._frame_pts)
+        number = self.source.frame_number(target_pts)
+        first = self.source.frame_pts(number - self.warmup_frames - 1) if number > self.warmup_frames else None
+        earliest_pts = max(info.start_pts, first if first is not None else info.start_pts)
         slot = group_bucket(float(earliest_pts * tb), self.config.max_group_seconds)
         slot_start = slot * self.config.max_group_seconds - float(info.start_pts * tb)
         return max(0.0, slot_start - CUT_WARMUP_SECONDS)
 
-    def _collect(self, target_pts: int) -> tuple[list[tuple[WorkFrame, _Group]], LumaFrame, int]:
-        """Decode from the seek point: the target frame, the warm-up frames before it and their groups."""
+    def _collect(self, target_pts: int, clamp: bool) -> tuple[list[tuple[WorkFrame, _Group]], LumaFrame, int]:
+        """Decode from the seek point: the target frame, the warm-up frames before it and their groups (with
+        `clamp`, the last frame when the decodable frames end before `target_pts`)."""
         info = self.info
         decoder = FrameDecoder(self.source, self.config)  # fresh cut and slot state, as at a film's start
         lookahead = self.config.keyframe_lookahead_frames
@@ -153,7 +209,8 @@ class Previewer:
             prev_luma = lf
         else:
             if target is None:
-                if not window or target_pts >= window[-1][0].luma.pts + (prev_luma.duration or self._frame_pts):
+                if not window or (not clamp and
+                                  target_pts >= window[-1][0].luma.pts + (prev_luma.duration or self._frame_pts)):
                     end = format_time(float((window[-1][0].luma.pts - info.start_pts + self._frame_pts) * info.time_base)) \
                         if window else "its start"
                     raise ConfigError(f"{format_time(float((target_pts - info.start_pts) * info.time_base))} is "
@@ -173,14 +230,19 @@ class Previewer:
             group.vector = self._predictor._keyframe_vector(group.frames)
         return group.vector
 
-    def frame(self, seconds: float | Fraction, variants: int = 0, seed: int = 0) -> PreviewFrame:
-        """The frame shown at `seconds` from the start, colorized as `run` writes it (plus sampled variants)."""
+    def frame(self, seconds: float | Fraction, variants: int = 0, seed: int = 0, *,
+              clamp: bool = False) -> PreviewFrame:
+        """The frame shown at `seconds` from the start, colorized as `run` writes it (plus sampled variants).
+
+        With `clamp` (for times the user did not give) a film whose frames cannot be decoded that far shows its
+        last decodable frame instead of refusing."""
         info = self.info
         if seconds < 0:
             raise ConfigError(f"cannot preview at {float(seconds):g} s: the time must not be negative")
         tb = info.time_base
-        target_pts = info.start_pts + math.floor(Fraction(seconds).limit_denominator(1_000_000) / tb)
-        frames, luma, decoded = self._collect(target_pts)
+        exact = seconds if isinstance(seconds, (int, Fraction)) else Fraction(seconds).limit_denominator(1_000_000)
+        target_pts = info.start_pts + math.floor(exact / tb)
+        frames, luma, decoded = self._collect(target_pts, clamp)
         if self.strength <= 0:
             frames = frames[-1:]
         smoother = FlowSmoother(self.strength, self.config.flow_preset)
@@ -200,8 +262,9 @@ class Previewer:
         chroma_shape = chroma_shape_for(info.width, info.height)
         cb, cr = chroma_planes(target_wf.gray, ab, chroma_shape, info.color_range)
         result = PreviewFrame(
-            seconds=float((luma.pts - info.start_pts) * tb), index=luma.index, y=y, cb=cb, cr=cr,
-            rgb=yuv_to_rgb(y, cb, cr, info.color_range), gray=cv2.LUT(y, luma_to_gray_lut(info.color_range)),
+            seconds=float((luma.pts - info.start_pts) * tb), index=self.source.frame_number(luma.pts),
+            y=y, cb=cb, cr=cr, rgb=yuv_to_rgb(y, cb, cr, info.color_range),
+            gray=cv2.LUT(y, luma_to_gray_lut(info.color_range)),
             decoded_frames=decoded, predicted_frames=len(frames),
         )
         if variants > 0:
