@@ -24,7 +24,7 @@ from vidcolor.pipeline.colorize import RunOptions, colorize_video
 from vidcolor.pipeline.config import load_pipeline_config
 from vidcolor.pipeline.preview import (Previewer, default_time, grid_times, readable_length, resolve_at,
                                        yuv_to_rgb)
-from vidcolor.pipeline.timecode import format_time, parse_time, resolve_time
+from vidcolor.pipeline.timecode import format_time, parse_time
 
 FPS = 24
 CUT_FRAME = 40
@@ -112,7 +112,7 @@ def cut_run(tmp_path_factory, tiny):
 def test_preview_equals_run_output(cut_run, tiny, index):
     src, run_planes = cut_run
     with MediaSource(src) as source:
-        pv = Previewer(source, CONFIG, tiny).frame(resolve_time(parse_time(f"f{index}"), source.video))
+        pv = Previewer(source, CONFIG, tiny).frame(resolve_at(source, parse_time(f"f{index}")))
         color_range = source.video.color_range
     assert pv.index == index
     y, cb, cr = run_planes[index]
@@ -163,15 +163,14 @@ def test_parse_time_rejects(text, words):
         parse_time(text)
 
 
-def test_resolve_time_bounds(cut_run):
+def test_resolve_at_bounds(cut_run):
     src, _ = cut_run
     with MediaSource(src) as source:
-        info = source.video
-        assert resolve_time(parse_time("f71"), info) == Fraction(143, 48)
-        assert resolve_time(parse_time("2.9"), info) == Fraction(29, 10)
+        assert resolve_at(source, parse_time("f71")) == Fraction(71, 24)  # frame 71's own timestamp
+        assert resolve_at(source, parse_time("2.9")) == Fraction(29, 10)
         for bad in ("3", "00:00:03.000", "f72", "1:00"):
             with pytest.raises(ConfigError, match="beyond the end"):
-                resolve_time(parse_time(bad), info)
+                resolve_at(source, parse_time(bad))
 
 
 def test_format_time():
