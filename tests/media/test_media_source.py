@@ -255,3 +255,42 @@ def test_damaged_avi_frames_keep_their_slots_after_the_damage(tmp_path, b_frames
     shown = [(f.pts, int(np.argmin([np.abs(f.y.astype(int) - p).mean() for p in pictures]))) for f in frames]
     after = [(slot, picture) for slot, picture in shown if picture >= 24]  # the GOPs after the damaged one
     assert len(after) == 24 and all(slot == picture for slot, picture in after), after[:4]
+
+
+def _film(path: Path, start_ms: int = 0, audio_seconds: float = 0.0) -> Path:
+    """1 s of 64x48 picture (timestamps from `start_ms`), and optionally silence lasting `audio_seconds`."""
+    with av.open(str(path), "w") as c:
+        v = c.add_stream("libx264", rate=24)
+        v.width, v.height, v.pix_fmt = 64, 48, "yuv420p"
+        v.codec_context.time_base = Fraction(1, 1000)
+        a = c.add_stream("aac", rate=48000) if audio_seconds else None
+        for i in range(24):
+            f = av.VideoFrame.from_ndarray(np.full((48, 64), i * 10, np.uint8), format="gray").reformat(format="yuv420p")
+            f.pts, f.time_base = start_ms + i * 42, Fraction(1, 1000)
+            c.mux(v.encode(f))
+        c.mux(v.encode(None))
+        for k in range(int(audio_seconds * 48000 / 1024)):
+            af = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
+            af.sample_rate, af.pts = 48000, k * 1024
+            c.mux(a.encode(af))
+        if a is not None:
+            c.mux(a.encode(None))
+    return path
+
+
+@pytest.mark.parametrize("name,kwargs", [("later.mkv", {"start_ms": 10_000}), ("sound.mkv", {"audio_seconds": 3.0}),
+                                         ("later.ts", {"start_ms": 10_000}), ("sound.mp4", {"audio_seconds": 3.0})])
+def test_a_whole_film_is_not_called_truncated(tmp_path, name, kwargs):
+    """A picture starting at 10 s, or shorter than its sound: nothing is missing, so no warning."""
+    with MediaSource(_film(tmp_path / name, **kwargs)) as src:
+        assert sum(1 for _ in src.luma_frames()) == 24
+        assert src.truncated_at_seconds is None
+
+
+@pytest.mark.parametrize("audio", [None, "aac"])
+def test_a_cut_off_film_is_called_truncated(tmp_path, audio):
+    cut = mf.truncate_file(mf.make_clip(tmp_path / "cut.mkv", frames=48, audio=audio), 0.5)
+    with MediaSource(cut) as src:
+        frames = sum(1 for _ in src.luma_frames())
+        assert 0 < frames < 48 and src.truncated_at_seconds is not None
+        assert abs(src.truncated_at_seconds - frames / 24) < 0.1

@@ -504,6 +504,9 @@ class MediaSource:
         self.threads = threads
         self.thread_type = thread_type
         self.frames_read = 0
+        self._declared_end_s: float | None = None  # where the film says it ends, seconds on its own clock
+        self._declared_by_container = False  # that end is the container's (all streams'), not the video's
+        self._read_end_s = 0.0  # the latest packet end read, any stream (seconds on the same clock)
         self.truncated_at_seconds: float | None = None  # set when the film ends well before its declared end
         self.resized_frames = 0  # frames of another size than the first (a broadcast's resolution change)
         self._tally = _DecodeTally()  # of items(), for concealed_errors
@@ -538,10 +541,17 @@ class MediaSource:
         tb = vs.time_base or Fraction(1, 90000)
         rate = vs.average_rate or vs.guessed_rate or None
         duration = None
+        start_pts = vs.start_time if vs.start_time is not None else (first.pts or 0)
         if vs.duration is not None:
             duration = float(vs.duration * tb)
+            self._declared_end_s = float((start_pts + vs.duration) * tb)
         elif c.duration is not None:
+            # The container's span: every stream's, from the earliest start (audio may run past the picture).
+            # Matroska's Duration runs from timestamp 0 whatever the first timestamp (FFmpeg, mkvmerge).
             duration = c.duration / av.time_base
+            start_s = c.start_time / av.time_base if c.start_time is not None else float(start_pts * tb)
+            self._declared_end_s = duration if "matroska" in c.format.name else start_s + duration
+            self._declared_by_container = True
         frame_count = vs.frames or None
         if frame_count is None and duration and rate:
             frame_count = int(round(duration * rate))
@@ -551,7 +561,6 @@ class MediaSource:
         if sar <= 0:
             sar = Fraction(1, 1)
         pix_fmt = first.format.name
-        start_pts = vs.start_time if vs.start_time is not None else (first.pts or 0)
         self.video = VideoInfo(
             path=self.path,
             width=first.width,
@@ -674,6 +683,9 @@ class MediaSource:
             except av.error.FFmpegError as e:
                 at = f" after {float(last_pts * self.video.time_base):.2f} s" if last_pts is not None else ""
                 raise MediaError(f"{self.path.name} is truncated or corrupt{at}: {e.strerror or e}") from None
+            if packet.pts is not None and packet.time_base is not None:
+                end_s = float((packet.pts + (packet.duration or 0)) * packet.time_base)
+                self._read_end_s = max(self._read_end_s, end_s)
             if packet.stream_index != self._vindex:
                 if packet.dts is None and packet.size == 0:
                     continue  # the demuxer's end-of-stream marker, nothing to copy
@@ -756,12 +768,15 @@ class MediaSource:
                 yield frame
 
     def _check_complete(self, last_pts: int | None) -> None:
-        """Warn (once, one line) when the frames read end well before the film's declared duration."""
+        """Warn (once, one line) when the file ends well before its declared end: the frames read, or (where
+        only the container states an end) every stream's packets read, stop short of it."""
         info = self.video
-        if last_pts is None or not info.duration_seconds:
+        if last_pts is None or not info.duration_seconds or self._declared_end_s is None:
             return
-        frame_s = info.frame_duration_seconds or 0.0
-        read_s = float((last_pts - info.start_pts) * info.time_base) + frame_s
+        read_end_s = float(last_pts * info.time_base) + (info.frame_duration_seconds or 0.0)
+        if self._declared_by_container:
+            read_end_s = max(read_end_s, self._read_end_s)  # a picture shorter than its sound is not cut off
+        read_s = read_end_s - (self._declared_end_s - info.duration_seconds)
         if info.duration_seconds - read_s > max(TRUNCATION_TOLERANCE_SECONDS, 0.1 * info.duration_seconds):
             self.truncated_at_seconds = read_s
             log.warning(
