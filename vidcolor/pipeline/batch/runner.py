@@ -220,10 +220,12 @@ class BatchDriver:
                 self.outcomes[f.rel] = Outcome(f.rel, "failed", attempts=row.attempts,
                                                error=f"{row.error} (unchanged since the last run)")
                 continue
-            held_by_others = {key for key, rels in holders.items() if rels - {f.rel}}
-            p = probe(f, own_format | held_by_others)
-            for rels in holders.values():
-                rels.discard(f.rel)
+            def is_taken(key: str, rel: str = f.rel) -> bool:
+                return key in own_format or bool(holders.get(key, set()) - {rel})
+
+            p = probe(f, is_taken)
+            if row is not None:
+                holders.get(output_key(row.output), set()).discard(f.rel)
             holders.setdefault(output_key(p.output_rel), set()).add(f.rel)
             new = JobRow(f.rel, p.output_rel, f.size, f.mtime_ns, "pending", attempts=row.attempts if same else 0,
                          error=row.error if same else None, duration_s=p.duration_s, model_id=self.model_id,

@@ -6,8 +6,9 @@ import hashlib
 import json
 import os
 from dataclasses import asdict, dataclass
+from itertools import chain, count
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 from ...errors import MediaError
 from ...media import MediaSource, writable_suffix
@@ -114,11 +115,11 @@ def output_key(rel: str) -> str:
     return rel.casefold()
 
 
-def probe(found: FoundFile, taken_outputs: set[str]) -> Probe:
+def probe(found: FoundFile, is_taken: Callable[[str], bool]) -> Probe:
     """Open the film; choose its mirrored output path (same name, a fallback container if needed).
 
-    taken_outputs: `output_key`s of the outputs other films hold (inputs written in their own container keep
-    their names; films already planned keep theirs).
+    is_taken: whether another film holds an output (by `output_key`): inputs written in their own container
+    keep their names, films already planned keep theirs.
     """
     rel = Path(found.rel)
     try:
@@ -134,7 +135,7 @@ def probe(found: FoundFile, taken_outputs: set[str]) -> Probe:
     if suffix == rel.suffix:
         return Probe(found.rel, duration)
     # a.webm -> a.mkv, unless that clashes (with a real a.mkv, or an a.ts also written as a.mkv): a.webm.mkv
-    candidates = [rel.with_suffix(suffix), rel.with_name(rel.name + suffix)]
-    candidates += (rel.with_name(f"{rel.name}.{n}{suffix}") for n in range(2, len(taken_outputs) + 3))
-    out = next(c for c in candidates if output_key(c.as_posix()) not in taken_outputs)
+    candidates = chain([rel.with_suffix(suffix), rel.with_name(rel.name + suffix)],
+                       (rel.with_name(f"{rel.name}.{n}{suffix}") for n in count(2)))
+    out = next(c for c in candidates if not is_taken(output_key(c.as_posix())))
     return Probe(out.as_posix(), duration)
