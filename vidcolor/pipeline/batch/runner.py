@@ -220,6 +220,7 @@ class BatchDriver:
                 self.outcomes[f.rel] = Outcome(f.rel, "failed", attempts=row.attempts,
                                                error=f"{row.error} (unchanged since the last run)")
                 continue
+
             def is_taken(key: str, rel: str = f.rel) -> bool:
                 return key in own_format or bool(holders.get(key, set()) - {rel})
 
