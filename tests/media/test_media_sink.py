@@ -362,6 +362,40 @@ def test_write_failure_of_a_copied_packet_still_fails(tmp_path, monkeypatch):
     assert leftovers(tmp_path) == [] and not (tmp_path / "out.mkv").exists()
 
 
+def test_a_stream_the_muxer_refuses_throughout_fails_the_film(tmp_path, monkeypatch):
+    """Dropping is for a damaged packet here and there: a stream refused packet after packet is not written
+    without its sound; the film fails, naming the stream."""
+    src = mf.make_clip(tmp_path / "in.mkv", audio="aac", frames=12)
+
+    class RefusesAudio:
+        """The output container with a muxer that refuses every audio packet's data."""
+
+        def __init__(self, container):
+            self.container = container
+
+        def mux(self, packets):
+            for p in packets if isinstance(packets, list) else [packets]:
+                if p.stream.type == "audio":
+                    av.error.err_check(-1094995529)  # AVERROR_INVALIDDATA
+                self.container.mux(p)
+
+        def __getattr__(self, name):
+            return getattr(self.container, name)
+
+    with MediaSource(src) as s, MediaSink(tmp_path / "out.mkv", s, preset="ultrafast") as k:
+        monkeypatch.setattr(k, "_out", RefusesAudio(k._out))
+        ch = k.chroma_shape
+        for item in s.items():
+            if isinstance(item, LumaFrame):
+                k.write_frame(item.y, np.full(ch, 128, np.uint8), np.full(ch, 128, np.uint8), item.pts)
+            else:
+                k.write_packet(item)
+        assert k.dropped_packets > 5
+        with pytest.raises(MediaError, match=r"refused \d+ of the \d+ packets of stream #1 \(audio, aac\)"):
+            k.commit()
+    assert leftovers(tmp_path) == [] and not (tmp_path / "out.mkv").exists()
+
+
 @pytest.mark.parametrize("src_name", ["in.mp4", "in.mkv"])
 def test_avi_output_from_aac_with_priming_keeps_slots(clip_factory, tmp_path, src_name):
     """AAC from MP4/MKV starts one priming frame below 0 (-21 ms). The AVI muxer shifted every stream up by it,

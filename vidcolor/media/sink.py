@@ -40,6 +40,8 @@ _FIELD_ORDER_CODE = {"tff": 2, "bff": 3}  # FFmpeg's AV_FIELD_TT, AV_FIELD_BB
 # (INVALIDDATA: an ADTS header hit by a dropout; EINVAL: timestamps a damaged PES header made non-monotonic).
 # A failing write (ENOSPC, EIO...) raises an OSError instead and still fails the film.
 _REFUSED_PACKET_ERRORS = (av.error.InvalidDataError, av.error.ArgumentError)
+# More than this share of a stream's packets refused: the stream cannot be written, the film fails.
+MAX_REFUSED_PACKET_SHARE = 0.5
 
 
 def output_pix_fmt(width: int, height: int, bit_depth: int = 8) -> str:
@@ -277,6 +279,9 @@ class MediaSink:
         self._video = vs
         self._avi = fmt == "avi"
         self._lift: dict[int, int] = {}  # AVI: source stream index -> ticks added to its timestamps (see _lift_start)
+        # per copied stream (source index): packets given to the muxer, and those it refused with a description
+        self._packets_offered: dict[int, int] = {}
+        self._packets_refused: dict[int, tuple[int, str]] = {}
         self._map: dict[int, av.stream.Stream] = {}
         for s in self.source.kept_streams:
             o = out.add_stream_from_template(s)
@@ -311,6 +316,14 @@ class MediaSink:
     def _write_failed(self, error: Exception) -> MediaError:
         """The one-line error for a write to the output that failed."""
         return MediaError(f"writing {self.final_path.name} failed: {getattr(error, 'strerror', None) or error}")
+
+    def _check_refused_share(self) -> None:
+        """A stream the muxer refused mostly is not damaged here and there but unwritable: fail, do not lose it."""
+        for index, (refused, description) in self._packets_refused.items():
+            offered = self._packets_offered.get(index, refused)
+            if refused > MAX_REFUSED_PACKET_SHARE * offered:
+                raise MediaError(f"the {self._out.format.name} muxer refused {refused} of the {offered} packets of "
+                                 f"{description} in {self.source.path.name}; write another container (.mkv)")
 
     def _drop(self, packet: av.Packet, source_stream: av.stream.Stream, error: av.error.FFmpegError) -> None:
         """Count a copied packet the muxer refused; the first one of a film is also reported (one line)."""
@@ -356,9 +369,13 @@ class MediaSink:
         if self._avi:
             self._lift_start(packet)
         packet.stream = o
+        index = source_stream.index
+        self._packets_offered[index] = self._packets_offered.get(index, 0) + 1
         try:
             self._out.mux(packet)
         except _REFUSED_PACKET_ERRORS as e:  # this packet's data, not the file: see _REFUSED_PACKET_ERRORS
+            refused, _ = self._packets_refused.get(index, (0, ""))
+            self._packets_refused[index] = (refused + 1, _describe(source_stream))
             self._drop(packet, source_stream, e)
         except (av.error.FFmpegError, OSError) as e:
             raise self._write_failed(e) from None
@@ -402,6 +419,7 @@ class MediaSink:
         try:
             if self.frames_written == 0:
                 raise MediaError(f"nothing was written to {self.final_path.name}: no video frame")
+            self._check_refused_share()
             try:
                 packets = self._video.encode(None)
             except av.error.FFmpegError as e:
