@@ -513,12 +513,15 @@ def test_long_film_names_get_a_preview(tiny_model, tmp_path):
 
 
 def test_temp_names_fit_the_name_limit(tmp_path):
-    from vidcolor.pipeline.preview_sheet import check_output, temp_path_for
+    import tempfile
+
+    from vidcolor.media.temp_files import TEMP_MARKER, temp_prefix
+    from vidcolor.pipeline.preview_sheet import check_output
 
     longest = tmp_path / ("片" * 85)  # 255 bytes, the most a name may have
-    temps = {temp_path_for(longest).name for _ in range(3)}
+    temps = {Path(tempfile.mkstemp(prefix=temp_prefix(longest), dir=tmp_path)[1]).name for _ in range(3)}
     assert len(temps) == 3  # unique
     for name in temps:
-        assert name.startswith(".片") and len(os.fsencode(name)) <= 255 and f".tmp-{os.getpid()}-" in name
+        assert name.startswith(".片") and len(os.fsencode(name)) <= 255 and f"{TEMP_MARKER}{os.getpid()}-" in name
     with pytest.raises(ConfigError, match="more than the 255 the file system allows"):
         check_output(tmp_path / ("片" * 84 + ".png"))

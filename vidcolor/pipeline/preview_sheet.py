@@ -5,7 +5,7 @@ from __future__ import annotations
 import errno
 import math
 import os
-import secrets
+import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -14,6 +14,7 @@ import numpy as np
 
 from ..errors import ConfigError, MediaError
 from ..media import VideoInfo
+from ..media.temp_files import name_max_bytes, temp_prefix, write_atomically
 
 if TYPE_CHECKING:
     from .preview import PreviewFrame
@@ -22,9 +23,6 @@ GAP_PX = 4  # between panels and rows
 BACKGROUND_RGB = (24, 24, 24)
 GRID_PANEL_MAX_WIDTH_PX = 480  # contact-sheet panels are shrunk to this width at most
 LABEL_FONT = cv2.FONT_HERSHEY_SIMPLEX
-FALLBACK_NAME_MAX_BYTES = 255  # a file name's limit where the file system does not say (ext4, XFS, APFS, NTFS)
-TEMP_TAG = ".tmp-"  # temp files are ".{name}.tmp-{pid}-{random}" beside the final path (the name shortened to fit)
-NEW_FILE_MODE = 0o666  # before the umask, as for any file a program creates
 
 
 def display_view(img: np.ndarray, info: VideoInfo) -> np.ndarray:
@@ -102,36 +100,6 @@ def contact_sheet(tiles: list[np.ndarray], columns: int | None = None) -> np.nda
     return _join(rows, axis=0)
 
 
-def name_max_bytes(folder: str | os.PathLike) -> int:
-    """The longest file name (in bytes) the file system of `folder` allows."""
-    try:
-        return os.pathconf(folder, "PC_NAME_MAX")
-    except (OSError, ValueError):
-        return FALLBACK_NAME_MAX_BYTES
-
-
-def temp_path_for(path: str | os.PathLike) -> Path:
-    """A hidden, unique temp file name beside `path`, within the folder's name limit (the name part is shortened
-    when needed)."""
-    path = Path(path)
-    tag = f"{TEMP_TAG}{os.getpid()}-{secrets.token_hex(4)}"
-    room = name_max_bytes(path.parent) - len(os.fsencode(f".{tag}"))
-    name = path.name
-    while name and len(os.fsencode(name)) > room:  # by whole characters, never splitting one
-        name = name[:-1]
-    return path.with_name(f".{name}{tag}")
-
-
-def _create_temp(path: Path) -> tuple[Path, int]:
-    """Create a new temp file beside `path` (exclusively, mode 0666 less the umask): its name and descriptor."""
-    while True:
-        tmp = temp_path_for(path)
-        try:
-            return tmp, os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, NEW_FILE_MODE)
-        except FileExistsError:
-            continue  # the same random tag twice: draw again
-
-
 def _cannot_write(path: Path, err: OSError) -> str:
     """One sentence on why `path` cannot be written, naming the user's path (never a temp file)."""
     folder = path.parent
@@ -150,17 +118,17 @@ def check_output(path: str | os.PathLike) -> None:
     """Make sure a PNG can be written at `path` before any work: the folder exists and takes a new file there
     (tried by creating and removing a temp file), and the name fits; a one-sentence ConfigError otherwise."""
     path = Path(path)
-    limit = name_max_bytes(path.parent) if path.parent.is_dir() else FALLBACK_NAME_MAX_BYTES
+    limit = name_max_bytes(path.parent)
     size = len(os.fsencode(path.name))
     if size > limit:
         raise ConfigError(f"cannot write {path}: its name is {size} bytes long, more than the {limit} the file "
                           f"system allows; give a shorter name with -o")
     try:
-        tmp, fd = _create_temp(path)
+        fd, tmp = tempfile.mkstemp(prefix=temp_prefix(path), suffix=path.suffix, dir=path.parent)
     except OSError as e:
         raise ConfigError(_cannot_write(path, e)) from None
     os.close(fd)
-    tmp.unlink(missing_ok=True)
+    Path(tmp).unlink(missing_ok=True)
 
 
 def write_png(path: str | os.PathLike, rgb: np.ndarray) -> Path:
@@ -169,16 +137,7 @@ def write_png(path: str | os.PathLike, rgb: np.ndarray) -> Path:
     ok, data = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
     if not ok:
         raise ConfigError(f"could not encode the preview image for {path}")
-    tmp: Path | None = None
     try:
-        tmp, fd = _create_temp(path)
-        with os.fdopen(fd, "wb") as f:
-            f.write(data.tobytes())
-        os.replace(tmp, path)
-        tmp = None
+        return write_atomically(path, data.tobytes())
     except OSError as e:
         raise MediaError(_cannot_write(path, e)) from None
-    finally:
-        if tmp is not None:
-            tmp.unlink(missing_ok=True)
-    return path
