@@ -902,9 +902,8 @@ class MediaSource:
             info = self.video
             ticks = round(1 / info.average_rate / info.time_base) if info.average_rate else 1
             declared = None
-            if info.duration_seconds:
-                seconds = Fraction(info.duration_seconds).limit_denominator(1_000_000)
-                declared = info.start_pts + int(seconds / info.time_base)
+            if self._declared_end_s is not None:
+                declared = int(Fraction(self._declared_end_s).limit_denominator(1_000_000) / info.time_base)
             self._timeline = _Timeline(self.path, self._container, self._vindex, self._slot_timed, ticks, declared)
         return self._timeline
 
