@@ -167,7 +167,9 @@ class MediaSink:
         self.source = source
         self.frames_written = 0
         self.pts_adjusted = 0
-        self.dropped_packets = 0  # damaged packets of copied streams that the muxer refused
+        # per copied stream (source index): packets given to the muxer, and those it refused (damaged)
+        self._packets_offered: dict[int, int] = {}
+        self._packets_refused: dict[int, int] = {}
         self._committed = False
         self._closed = False
         self._last_pts: int | None = None
@@ -279,9 +281,6 @@ class MediaSink:
         self._video = vs
         self._avi = fmt == "avi"
         self._lift: dict[int, int] = {}  # AVI: source stream index -> ticks added to its timestamps (see _lift_start)
-        # per copied stream (source index): packets given to the muxer, and those it refused with a description
-        self._packets_offered: dict[int, int] = {}
-        self._packets_refused: dict[int, tuple[int, str]] = {}
         self._map: dict[int, av.stream.Stream] = {}
         for s in self.source.kept_streams:
             o = out.add_stream_from_template(s)
@@ -317,17 +316,25 @@ class MediaSink:
         """The one-line error for a write to the output that failed."""
         return MediaError(f"writing {self.final_path.name} failed: {getattr(error, 'strerror', None) or error}")
 
+    @property
+    def dropped_packets(self) -> int:
+        """Damaged packets of copied streams that the muxer refused."""
+        return sum(self._packets_refused.values())
+
     def _check_refused_share(self) -> None:
         """A stream the muxer refused mostly is not damaged here and there but unwritable: fail, do not lose it."""
-        for index, (refused, description) in self._packets_refused.items():
-            offered = self._packets_offered.get(index, refused)
+        streams = {s.index: s for s in self.source.kept_streams}
+        for index, refused in self._packets_refused.items():
+            offered = self._packets_offered[index]
             if refused > MAX_REFUSED_PACKET_SHARE * offered:
                 raise MediaError(f"the {self._out.format.name} muxer refused {refused} of the {offered} packets of "
-                                 f"{description} in {self.source.path.name}; write another container (.mkv)")
+                                 f"{_describe(streams[index])} in {self.source.path.name}; write another container "
+                                 "(.mkv)")
 
     def _drop(self, packet: av.Packet, source_stream: av.stream.Stream, error: av.error.FFmpegError) -> None:
         """Count a copied packet the muxer refused; the first one of a film is also reported (one line)."""
-        self.dropped_packets += 1
+        index = source_stream.index
+        self._packets_refused[index] = self._packets_refused.get(index, 0) + 1
         if self.dropped_packets > 1:
             return
         tb = packet.time_base or source_stream.time_base  # mux may have rebased the packet to the output's
@@ -374,8 +381,6 @@ class MediaSink:
         try:
             self._out.mux(packet)
         except _REFUSED_PACKET_ERRORS as e:  # this packet's data, not the file: see _REFUSED_PACKET_ERRORS
-            refused, _ = self._packets_refused.get(index, (0, ""))
-            self._packets_refused[index] = (refused + 1, _describe(source_stream))
             self._drop(packet, source_stream, e)
         except (av.error.FFmpegError, OSError) as e:
             raise self._write_failed(e) from None
