@@ -6,6 +6,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import av
+import cv2
 import numpy as np
 import pytest
 
@@ -119,6 +120,20 @@ def test_frame_at(clip_factory):
             src.frame_at(2.5)
         with pytest.raises(MediaError, match="negative"):
             src.frame_at(-1)
+
+
+def test_picture_at_shows_the_frame_upright_and_unsqueezed(clip_factory):
+    path = clip_factory("rot.mp4", width=96, height=64, rotation=90, sar=Fraction(2, 1), frames=24, gop=6)
+    with MediaSource(path) as src:
+        for t in (0.0, 0.3, 0.9):
+            rgb = src.picture_at(t)
+            assert rgb.shape == (192, 64, 3) and rgb.dtype == np.uint8  # 96 wide pixels twice as wide, turned
+            y = src.frame_at(t).y.astype(np.float32)
+            shown = cv2.resize(np.rot90(y, 1), (64, 192), interpolation=cv2.INTER_LINEAR)
+            gray = rgb.astype(np.float32).mean(axis=2)
+            assert np.corrcoef(gray.ravel(), shown.ravel())[0, 1] > 0.95, t
+        with pytest.raises(MediaError, match="lasts|beyond"):
+            src.picture_at(1.0)
 
 
 @pytest.mark.parametrize("kind", ["missing", "dir", "empty", "text", "audio", "image", "truncated"])

@@ -249,15 +249,6 @@ def test_variants_only_draw_likely_colours():
         assert drawn <= likely
 
 
-def test_rotated_film_is_shown_upright(clip_factory):
-    from vidcolor.pipeline.preview_sheet import display_view
-
-    src = clip_factory("rot.mp4", width=96, height=64, rotation=90, frames=4)
-    with MediaSource(src) as source:
-        info = source.video
-    assert display_view(np.zeros((64, 96, 3), np.uint8), info).shape == (96, 64, 3)
-
-
 # ---------------------------------------------------------------- frame numbers, film ends, output paths
 BARCODE_BITS = 8
 BARCODE_PX = 12  # 8 bars of 12 px across a 96 px frame

@@ -18,6 +18,7 @@ import av
 import numpy as np
 
 from vidcolor.errors import MediaError
+from vidcolor.media.display import display_view
 from vidcolor.media.frames import LumaFrame, VideoInfo
 
 log = logging.getLogger(__name__)
@@ -793,6 +794,15 @@ class MediaSource:
     # ---------------------------------------------------------------- previews
     def frame_at(self, seconds: float) -> LumaFrame:
         """The frame shown at `seconds` from the start: seek to the keyframe before, decode forward."""
+        return self._frame_by_time(self._decoded_at(seconds), None)
+
+    def picture_at(self, seconds: float) -> np.ndarray:
+        """The frame shown at `seconds` from the start in RGB (HxWx3 uint8), as players show it: the pixel
+        aspect ratio and display rotation applied."""
+        return display_view(self._decoded_at(seconds).to_ndarray(format="rgb24"), self.video)
+
+    def _decoded_at(self, seconds: float) -> av.VideoFrame:
+        """The decoded frame shown at `seconds` from the start: seek to the keyframe before, decode forward."""
         info = self.video
         if seconds < 0:
             raise MediaError(f"cannot take a frame at {seconds:g} s: the time must not be negative")
@@ -819,7 +829,7 @@ class MediaSource:
                 continue  # the seek landed after the target: try further back
             if found is None:
                 break
-            return self._frame_by_time(found, None)
+            return found
         raise MediaError(f"cannot take a frame at {seconds:g} s: it lies beyond the end of {self.path.name}")
 
     def _frame_by_time(self, frame: av.VideoFrame, last_pts: int | None) -> LumaFrame:

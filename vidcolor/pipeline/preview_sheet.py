@@ -14,6 +14,7 @@ import numpy as np
 
 from ..errors import ConfigError, MediaError
 from ..media import VideoInfo
+from ..media.display import display_view
 from ..media.temp_files import name_max_bytes, temp_prefix, write_atomically
 
 if TYPE_CHECKING:
@@ -23,16 +24,6 @@ GAP_PX = 4  # between panels and rows
 BACKGROUND_RGB = (24, 24, 24)
 GRID_PANEL_MAX_WIDTH_PX = 480  # contact-sheet panels are shrunk to this width at most
 LABEL_FONT = cv2.FONT_HERSHEY_SIMPLEX
-
-
-def display_view(img: np.ndarray, info: VideoInfo) -> np.ndarray:
-    """A frame as players show it: non-square pixels stretched, display rotation applied."""
-    sar = info.sample_aspect_ratio
-    if sar and sar != 1:
-        h, w = img.shape[:2]
-        img = cv2.resize(img, (max(1, round(w * sar)), h), interpolation=cv2.INTER_LINEAR)
-    turns = (info.rotation_degrees // 90) % 4  # the display matrix angle is counter-clockwise
-    return np.ascontiguousarray(np.rot90(img, turns)) if turns else img
 
 
 def label(img: np.ndarray, text: str) -> np.ndarray:

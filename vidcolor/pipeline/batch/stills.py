@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import av
 import cv2
 import numpy as np
 
+from ...errors import MediaError
 from ...media import MediaSource
 from ...media.temp_files import write_atomically
-from ..preview_sheet import display_view
+from ..preview import readable_length
 
 STILL_HEIGHT_PX = 72
 STILL_POSITIONS = (0.1, 0.5, 0.9)  # fractions of the film's duration
@@ -18,26 +18,15 @@ STILL_JPEG_QUALITY = 80
 
 
 def _frames_at(path: Path, fractions: tuple[float, ...], height: int) -> list[np.ndarray]:
-    """RGB frames at these fractions of the film as players show them (rotation, pixel aspect), `height` high."""
-    with MediaSource(path) as source:
-        info = source.video
+    """RGB frames at these fractions of the film's readable length as players show them, `height` high."""
     out: list[np.ndarray] = []
-    with av.open(str(path)) as c:
-        vs = c.streams.video[0]
-        tb = vs.time_base
-        duration = float(vs.duration * tb) if vs.duration else (c.duration / av.time_base if c.duration else 0.0)
-        start = float(vs.start_time * tb) if vs.start_time is not None else 0.0
+    with MediaSource(path) as source:
+        length_s = float(readable_length(source))
         for frac in fractions:
-            target = start + duration * frac
-            c.seek(int(target / tb), stream=vs, backward=True, any_frame=False)
-            frame = None
-            for f in c.decode(vs):
-                frame = f
-                if f.pts is not None and float(f.pts * tb) >= target:
-                    break
-            if frame is None:
-                continue
-            rgb = display_view(frame.to_ndarray(format="rgb24"), info)
+            try:
+                rgb = source.picture_at(length_s * frac)
+            except MediaError:
+                continue  # a damaged stretch: the strip shows the frames that decode
             w = max(2, round(rgb.shape[1] * height / rgb.shape[0]))
             out.append(cv2.resize(rgb, (w, height), interpolation=cv2.INTER_AREA))
     return out
