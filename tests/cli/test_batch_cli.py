@@ -49,6 +49,10 @@ def test_run_dir_prints_the_summary_and_exits_1_on_a_failure(films, tiny_model):
     (films / "fake.mp4").unlink()
     again = CliRunner().invoke(app, _run_args(films, tiny_model))
     assert again.exit_code == 0 and "2 films: 0 done, 2 skipped, 0 failed" in again.output
+    lines = CliRunner().invoke(app, ["status", str(out)]).output.splitlines()
+    gone = [line for line in lines if "fake.mp4" in line]  # its row stays, read as no longer in the batch
+    assert len(gone) == 1 and gone[0].startswith("removed") and "not in the input folder at the last run" in gone[0]
+    assert lines[-1] == "3 films: 2 done, 1 removed"
 
 
 def test_status_without_a_ledger_is_a_one_line_error(tmp_path):

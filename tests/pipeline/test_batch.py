@@ -124,6 +124,21 @@ def test_rerun_is_a_noop_and_touch_reruns_only_that_film(films, spec):
     assert after["a.mp4"] == before["a.mp4"] and after["reel2/b.mkv"] != before["reel2/b.mkv"]
 
 
+def test_symlinked_subfolders_are_walked_once(tmp_path, spec):
+    d, elsewhere = tmp_path / "films", tmp_path / "other_drive" / "reel9"
+    d.mkdir()
+    elsewhere.mkdir(parents=True)
+    mf.make_clip(d / "a.mp4", frames=6)
+    mf.make_clip(elsewhere / "c.mp4", frames=6)
+    (d / "reel9").symlink_to(elsewhere, target_is_directory=True)  # a folder linked in from another drive
+    (d / "sub").mkdir()
+    (d / "sub" / "up").symlink_to(d, target_is_directory=True)  # a loop back up the tree
+    (d / "sub" / "same").symlink_to(d / "sub", target_is_directory=True)
+    summary = _run(d, spec)
+    assert _results(summary) == {"a.mp4": "done", "reel9/c.mp4": "done"}
+    assert _frames(summary.output_dir / "reel9" / "c.mp4") == 6
+
+
 def test_all_good_batch_exits_zero_and_new_settings_redo(tmp_path, spec):
     d = tmp_path / "good"
     d.mkdir()

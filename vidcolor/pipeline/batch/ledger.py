@@ -35,7 +35,9 @@ CREATE TABLE IF NOT EXISTS jobs (
     owned INTEGER NOT NULL DEFAULT 0  -- 1 once this batch has started writing `output` (it may replace it)
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
+CREATE TABLE IF NOT EXISTS last_scan (path TEXT PRIMARY KEY);  -- the films found in the input by the last run
 """
+_SCANNED_KEY = "last_scan_finished"  # meta: Unix time the last run's walk of the input ended
 
 
 @dataclass
@@ -68,16 +70,22 @@ _COLUMNS = [f.name for f in fields(JobRow)]
 class Ledger:
     """Read and update job rows; every update is committed at once (a kill loses nothing written)."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, read_only: bool = False) -> None:
+        """Open (and, unless `read_only`, create or bring up to date) the ledger at `path`."""
         self.path = Path(path)
         try:
-            self._db = sqlite3.connect(str(self.path), timeout=_BUSY_TIMEOUT_S)
+            if read_only:
+                self._db = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True,
+                                           timeout=_BUSY_TIMEOUT_S)
+            else:
+                self._db = sqlite3.connect(str(self.path), timeout=_BUSY_TIMEOUT_S)
         except sqlite3.Error as e:
             raise ConfigError(f"cannot open the batch ledger {self.path}: {e}") from None
         self._db.row_factory = sqlite3.Row
         try:
-            with self._db:
-                self._db.executescript(_SCHEMA)
+            if not read_only:
+                with self._db:
+                    self._db.executescript(_SCHEMA)
             have = [r[1] for r in self._db.execute("PRAGMA table_info(jobs)")]
         except sqlite3.Error as e:
             self._db.close()
@@ -112,6 +120,15 @@ class Ledger:
         """Every row, sorted by path."""
         return [JobRow(**dict(r)) for r in self._db.execute("SELECT * FROM jobs ORDER BY path")]
 
+    def last_scan(self) -> set[str] | None:
+        """The films (relative paths) the last run found in the input folder; None when no run recorded it."""
+        try:
+            if self.meta(_SCANNED_KEY) is None:
+                return None
+            return {r[0] for r in self._db.execute("SELECT path FROM last_scan")}
+        except sqlite3.OperationalError:  # a ledger of an older vidcolor, opened read-only: no such table
+            return None
+
     def meta(self, key: str) -> str | None:
         """A value of the meta table."""
         row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
@@ -122,6 +139,13 @@ class Ledger:
         """Store a value in the meta table."""
         with self._db:
             self._db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+
+    def record_scan(self, paths: list[str]) -> None:
+        """Remember the films a run found in the input folder (rows of films since removed stay, marked so)."""
+        with self._db:
+            self._db.execute("DELETE FROM last_scan")
+            self._db.executemany("INSERT OR IGNORE INTO last_scan (path) VALUES (?)", [(p,) for p in paths])
+            self._db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (_SCANNED_KEY, str(time.time())))
 
     def put(self, row: JobRow) -> None:
         """Insert or replace a whole row."""

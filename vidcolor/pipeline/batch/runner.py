@@ -196,6 +196,7 @@ class BatchDriver:
         if recovered:
             self.echo(f"vidcolor: {len(recovered)} film(s) interrupted by an earlier run will be redone")
         found = list(walk_files(self.input_dir, exclude=self.output_dir))
+        self.ledger.record_scan([f.rel for f in found])
         # Output names held: an input written in its own container keeps its name; every other film keeps the
         # output its ledger row names, and a film planned below takes a name no other holds (a.mpg and a.ts
         # are not both written to a.mkv). Rows that already share one (older versions did that) are redone.
@@ -396,13 +397,14 @@ def _run_locked(input_dir: Path, out: Path, config: PipelineConfig, colorizer: C
     return summary
 
 
-def read_ledger(output_dir: str | os.PathLike) -> list[JobRow]:
-    """Every row of a batch's ledger (for `vidcolor status`)."""
+def read_ledger(output_dir: str | os.PathLike) -> tuple[list[JobRow], set[str] | None]:
+    """Every row of a batch's ledger, and the films its last run found in the input folder (None when that run
+    did not record them): for `vidcolor status`."""
     path = Path(output_dir) / LEDGER_NAME
     if not path.is_file():
         raise ConfigError(f"no batch ledger in {output_dir} (expected {LEDGER_NAME})")
-    with Ledger(path) as ledger:
-        return ledger.rows()
+    with Ledger(path, read_only=True) as ledger:
+        return ledger.rows(), ledger.last_scan()
 
 
 __all__ = ["BatchSummary", "ColorizerSpec", "Outcome", "default_output_dir", "read_ledger", "run_directory",

@@ -77,12 +77,33 @@ def _skip_name(name: str) -> bool:
 
 
 def walk_files(input_dir: Path, exclude: Path | None = None) -> Iterator[FoundFile]:
-    """Every candidate film under input_dir, sorted, skipping hidden entries and the excluded folder."""
+    """Every candidate film under input_dir, sorted, skipping hidden entries and the excluded folder.
+
+    Symlinked subfolders are followed (archives link in folders from other drives), each real folder once (a
+    real subfolder before a link to it; a link back up the tree is not walked again).
+    """
     exclude = exclude.resolve() if exclude else None
-    for root, dirs, files in os.walk(input_dir):
+    walked: set[tuple[int, int]] = set()
+
+    def first_visit(folder: Path) -> bool:
+        try:
+            st = folder.stat()
+        except OSError:
+            return False
+        key = (st.st_dev, st.st_ino)
+        if key in walked:
+            return False
+        walked.add(key)
+        return True
+
+    first_visit(input_dir)
+    for root, dirs, files in os.walk(input_dir, followlinks=True):
         root_path = Path(root)
-        dirs[:] = sorted(d for d in dirs if not _skip_name(d)
-                         and (exclude is None or (root_path / d).resolve() != exclude))
+        kept = [d for d in sorted(dirs) if not _skip_name(d)
+                and (exclude is None or (root_path / d).resolve() != exclude)]
+        real = [d for d in kept if not (root_path / d).is_symlink() and first_visit(root_path / d)]
+        linked = [d for d in kept if (root_path / d).is_symlink() and first_visit(root_path / d)]
+        dirs[:] = sorted(real + linked)
         for name in sorted(files):
             if _skip_name(name):
                 continue
