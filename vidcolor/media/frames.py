@@ -36,6 +36,11 @@ class VideoInfo:
         """Nominal duration of one frame, from the average rate."""
         return float(1 / self.average_rate) if self.average_rate else None
 
+    @property
+    def frame_ticks(self) -> int | None:
+        """Nominal duration of one frame in time-base ticks (at least 1), from the average rate; None if unknown."""
+        return max(1, round(1 / self.average_rate / self.time_base)) if self.average_rate else None
+
 
 @dataclass
 class LumaFrame:

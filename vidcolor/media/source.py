@@ -623,8 +623,7 @@ class MediaSource:
             if last_pts is None:
                 pts = self.video.start_pts
             else:
-                step = (1 / self.video.average_rate) / tb if self.video.average_rate else 1
-                pts = last_pts + max(1, round(step))
+                pts = last_pts + (self.video.frame_ticks or 1)
         width, height = self.video.width, self.video.height
         if (frame.width, frame.height) != (width, height):
             # A recording whose picture size changes (a DVB channel going from an SD programme to HD) is
@@ -858,8 +857,7 @@ class MediaSource:
             pass
         if prev is None:
             return None
-        dur = prev.duration or (int(1 / self.video.average_rate / self.video.time_base) if self.video.average_rate else 1)
-        return prev if target < prev.pts + max(dur, 1) else None
+        return prev if target < prev.pts + max(prev.duration or self.video.frame_ticks or 1, 1) else None
 
     def frames_from(self, seconds: float) -> Iterator[LumaFrame]:
         """Frames in order from the keyframe at or before `seconds` (from the start) on, on a private container.
@@ -910,11 +908,11 @@ class MediaSource:
         """The film's frame numbers from packets, made on first use."""
         if self._timeline is None:
             info = self.video
-            ticks = round(1 / info.average_rate / info.time_base) if info.average_rate else 1
             declared = None
             if self._declared_end_s is not None:
                 declared = int(Fraction(self._declared_end_s).limit_denominator(1_000_000) / info.time_base)
-            self._timeline = _Timeline(self.path, self._container, self._vindex, self._slot_timed, ticks, declared)
+            self._timeline = _Timeline(self.path, self._container, self._vindex, self._slot_timed,
+                                       info.frame_ticks or 1, declared)
         return self._timeline
 
     def frame_pts(self, number: int) -> int | None:

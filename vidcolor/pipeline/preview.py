@@ -158,8 +158,7 @@ class Previewer:
         self.strength = config.smoothing_strength if smoothing else 0.0
         self.warmup_frames = smoothing_warmup_frames(self.strength)
         self._predictor = ChromaPredictor(colorizer, config)
-        rate = self.info.average_rate or FALLBACK_FRAME_RATE
-        self._frame_pts = max(1, int(1 / rate / self.info.time_base))
+        self._frame_pts = self.info.frame_ticks or max(1, round(1 / FALLBACK_FRAME_RATE / self.info.time_base))
 
     def _decode_start(self, target_pts: int) -> float:
         """Seconds from the start to decode from: before the group slot that holds the warm-up window (one frame
