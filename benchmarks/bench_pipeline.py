@@ -25,6 +25,7 @@ import argparse
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -245,6 +246,19 @@ def print_stages(label: str, r: dict) -> None:
     print(f"  end to end, seconds waited by producer/consumer per queue: {waits}")
 
 
+def print_repeats(label: str, runs: list[dict]) -> None:
+    """Medians over repeated runs (the 2 cores are shared: one run's ratio moves by a few hundredths)."""
+    stage_names = ("decode", "model", "compose", "encode")
+    n = runs[0]["frames"]
+    e2e = [r["times"]["end_to_end"] for r in runs]
+    sums = [sum(r["times"][s] for s in stage_names) for r in runs]
+    ratios = [e / t for e, t in zip(e2e, sums)]
+    print(f"\n{label}, {len(runs)} runs: end to end {', '.join(f'{n / e:.1f}' for e in e2e)} frames/s "
+          f"(median {n / statistics.median(e2e):.1f}); end-to-end / sum {', '.join(f'{q:.2f}' for q in ratios)} "
+          f"(median {statistics.median(ratios):.2f}; median end to end / median sum "
+          f"{statistics.median(e2e) / statistics.median(sums):.2f})")
+
+
 # --------------------------------------------------------------------------- memory
 def rss_child(clip: str, pipeline: str, model: str, device: str, precision: str) -> None:
     """Subprocess body: colorize `clip`, then print a JSON line with frames, seconds and VmHWM."""
@@ -359,6 +373,8 @@ def main() -> None:
                    help="model batches run at once (default: the preset's; 0 automatic)")
     p.add_argument("--switch-interval-ms", type=float, default=None,
                    help="Python's GIL switch interval for the run (default: Python's 5 ms)")
+    p.add_argument("--repeat", type=int, default=1,
+                   help="run the stages and end to end this many times per size and print the medians")
     p.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE)
     p.add_argument("--rss", action="store_true", help="peak RSS of a 1-minute and a 10-minute input")
     p.add_argument("--rss-pipeline", default="fast", help="preset for --rss (default fast)")
@@ -402,8 +418,13 @@ def main() -> None:
         return
     with tempfile.TemporaryDirectory() as d:
         for height in (int(s) for s in args.sizes.split(",")):
-            r = bench_stages(bench_clip(height, args.cache_dir, args.seconds), config, colorizer, f"{height}p", Path(d))
-            print_stages(f"{height}p", r)
+            clip = bench_clip(height, args.cache_dir, args.seconds)
+            runs = []
+            for k in range(args.repeat):
+                runs.append(bench_stages(clip, config, colorizer, f"{height}p", Path(d)))
+                print_stages(f"{height}p" + (f" (run {k + 1} of {args.repeat})" if args.repeat > 1 else ""), runs[-1])
+            if len(runs) > 1:
+                print_repeats(f"{height}p", runs)
 
 
 if __name__ == "__main__":
