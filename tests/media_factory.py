@@ -20,6 +20,7 @@ AUDIO_KINDS = {
     "mp3": ("libmp3lame", "stereo", 44100, "s16p"),
     "mp2": ("mp2", "stereo", 48000, "s16"),
     "opus": ("libopus", "stereo", 48000, "s16"),
+    "alac": ("alac", "stereo", 48000, "s16p"),  # lossless; Matroska stores its packets without durations
 }
 
 VFR_PATTERN_MS = (40, 40, 80, 33, 50, 120, 40, 67)

@@ -44,7 +44,8 @@ def leftovers(folder: Path) -> list[str]:
 
 
 @pytest.mark.parametrize("src_name,dst_name,audio", [("in.mp4", "out.mp4", "aac"), ("in.mkv", "out.mkv", "aac51"),
-                                                     ("in.mkv", "out.mp4", "ac3"), ("in.mov", "out.mov", "pcm")])
+                                                     ("in.mkv", "out.mp4", "ac3"), ("in.mov", "out.mov", "pcm"),
+                                                     ("in.mkv", "out.mp4", "alac"), ("in.mkv", "out.mov", "alac")])
 def test_roundtrip_frames_pts_audio(clip_factory, tmp_path, src_name, dst_name, audio):
     src = clip_factory(src_name, audio=audio, frames=24)
     out = roundtrip(src, tmp_path / dst_name)

@@ -33,6 +33,10 @@ _MUXER_KEYS = {"major_brand", "minor_version", "compatible_brands", "encoder", "
 # Stream metadata copied onto the output streams (a video stream's timecode: MOV/MP4 write it as a tmcd track).
 _STREAM_KEYS = {"language", "title", "handler_name", "timecode"}
 _BT709 = 1
+# Muxers that store each sample's duration: a copied audio packet that comes without one (Matroska gives ALAC
+# packets none) is held until the next packet of its stream says how long it lasts; else the film's last one is
+# written 0 long and players never play it.
+_SAMPLE_DURATION_FORMATS = {"mp4", "mov"}
 _RANGE_CODE = {"tv": 1, "pc": 2}
 _FIELD_ORDER_CODE = {"tff": 2, "bff": 3}  # FFmpeg's AV_FIELD_TT, AV_FIELD_BB
 # Errors with which a muxer, or a bitstream filter it inserts (aac_adtstoasc for ADTS AAC from MPEG-TS into
@@ -282,6 +286,9 @@ class MediaSink:
         self._avi = fmt == "avi"
         self._lift: dict[int, int] = {}  # AVI: source stream index -> ticks added to its timestamps (see _lift_start)
         self._map: dict[int, av.stream.Stream] = {}
+        self._fill_durations = fmt in _SAMPLE_DURATION_FORMATS
+        self._held: dict[int, tuple[av.Packet, av.stream.Stream]] = {}  # source index -> packet awaiting its duration
+        self._last_duration: dict[int, int] = {}  # source index -> duration of its last packet, in its time base
         for s in self.source.kept_streams:
             o = out.add_stream_from_template(s)
             for k, v in s.metadata.items():
@@ -375,7 +382,24 @@ class MediaSink:
         source_stream = packet.stream
         if self._avi:
             self._lift_start(packet)
-        packet.stream = o
+        if self._fill_durations and o.type == "audio":
+            index = source_stream.index
+            held = self._held.pop(index, None)
+            if held is not None:
+                before = held[0]
+                if before.dts is not None and packet.dts is not None and packet.dts > before.dts:
+                    before.duration = packet.dts - before.dts
+                    self._last_duration[index] = before.duration
+                self._copy(*held)
+            if not packet.duration:
+                self._held[index] = (packet, source_stream)
+                return
+            self._last_duration[index] = packet.duration
+        self._copy(packet, source_stream)
+
+    def _copy(self, packet: av.Packet, source_stream: av.stream.Stream) -> None:
+        """Mux a packet of a kept stream; one the muxer refuses as damaged is dropped and counted."""
+        packet.stream = self._map[source_stream.index]
         index = source_stream.index
         self._packets_offered[index] = self._packets_offered.get(index, 0) + 1
         try:
@@ -384,6 +408,13 @@ class MediaSink:
             self._drop(packet, source_stream, e)
         except (av.error.FFmpegError, OSError) as e:
             raise self._write_failed(e) from None
+
+    def _release_held(self) -> None:
+        """Mux the packets still waiting for their duration (each stream's last): as long as the one before."""
+        for index, (packet, source_stream) in sorted(self._held.items()):
+            packet.duration = self._last_duration.get(index, 0)
+            self._copy(packet, source_stream)
+        self._held.clear()
 
     def _lift_start(self, packet: av.Packet) -> None:
         """AVI: move a copied stream that starts below 0 up to start at 0 (timestamps + a constant).
@@ -424,6 +455,7 @@ class MediaSink:
         try:
             if self.frames_written == 0:
                 raise MediaError(f"nothing was written to {self.final_path.name}: no video frame")
+            self._release_held()
             self._check_refused_share()
             try:
                 packets = self._video.encode(None)
