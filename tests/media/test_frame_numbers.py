@@ -12,7 +12,7 @@ import pytest
 
 import media_factory as mf
 from vidcolor.media import MediaSource
-from vidcolor.media.source import REORDER_FRAMES_MAX, _Timeline
+from vidcolor.media.timeline import REORDER_FRAMES_MAX, FrameTimeline
 
 
 def mpeg_ps(path: Path, frames: int = 72, fps: int = 24) -> Path:
@@ -61,7 +61,7 @@ def test_frame_numbers_match_the_decoded_frames(tmp_path, monkeypatch, name, ind
     path = FILMS[name](tmp_path)
     decoded, _ = _decoded(path)
     if not indexed:
-        monkeypatch.setattr(_Timeline, "_read_index", lambda self, c: None)
+        monkeypatch.setattr(FrameTimeline, "_read_index", lambda self, c: None)
     assert len(decoded) > 2 * REORDER_FRAMES_MAX
     with MediaSource(path) as src:
         assert [src.frame_pts(n) for n in range(len(decoded))] == decoded
@@ -123,7 +123,7 @@ def test_end_found_without_seeking_when_the_tail_scan_fails(tmp_path, monkeypatc
     path = truncated(tmp_path / "half.mkv", 600)
     with MediaSource(path) as src:
         expected = src.end_pts()
-    monkeypatch.setattr(_Timeline, "_tail_end", lambda self: None)
+    monkeypatch.setattr(FrameTimeline, "_tail_end", lambda self: None)
     with MediaSource(path) as src:
         assert src.end_pts() == expected
         assert src._timeline._complete  # it read every packet
@@ -170,8 +170,8 @@ def test_frame_numbers_leave_the_reading_of_the_film_alone(tmp_path):
 def test_an_index_that_does_not_match_its_packets_is_left_for_demuxing(tmp_path, monkeypatch):
     path = FILMS["vfr.mp4"](tmp_path)
     decoded, _ = _decoded(path)
-    real = _Timeline._read_index
-    monkeypatch.setattr(_Timeline, "_read_index", lambda self, c: [t + 1 for t in real(self, c)])
+    real = FrameTimeline._read_index
+    monkeypatch.setattr(FrameTimeline, "_read_index", lambda self, c: [t + 1 for t in real(self, c)])
     with MediaSource(path) as src:
         assert src.frame_pts(150) == decoded[150] and src._timeline._index is None
         assert src.frame_number(decoded[120]) == 120 and src.frame_count() == len(decoded)
