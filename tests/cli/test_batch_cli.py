@@ -55,6 +55,16 @@ def test_run_dir_prints_the_summary_and_exits_1_on_a_failure(films, tiny_model):
     assert lines[-1] == "3 films: 2 done, 1 removed"
 
 
+def test_status_shows_the_note_of_a_truncated_film(tmp_path, tiny_model):
+    d = tmp_path / "films"
+    d.mkdir()
+    mf.truncate_file(mf.make_clip(d / "cut.mkv", frames=48), 0.5)
+    assert CliRunner().invoke(app, _run_args(d, tiny_model)).exit_code == 0
+    status = CliRunner().invoke(app, ["status", str(d)]).output.splitlines()
+    line = next(line for line in status if "cut.mkv" in line)
+    assert line.startswith("done") and "cut.mkv (the input ends after" in line
+
+
 def test_status_without_a_ledger_is_a_one_line_error(tmp_path):
     result = CliRunner().invoke(app, ["status", str(tmp_path)])
     assert isinstance(result.exception, ConfigError) and "no batch ledger" in str(result.exception)

@@ -17,6 +17,7 @@ import av
 import pytest
 
 import media_factory as mf
+from vidcolor.errors import ConfigError
 from vidcolor.pipeline.batch import LEDGER_NAME, ColorizerSpec, Ledger, run_directory
 from vidcolor.pipeline.batch import runner as runner_mod
 from vidcolor.pipeline.colorize import RunOptions
@@ -139,14 +140,71 @@ def test_symlinked_subfolders_are_walked_once(tmp_path, spec):
     assert _frames(summary.output_dir / "reel9" / "c.mp4") == 6
 
 
-def test_all_good_batch_exits_zero_and_new_settings_redo(tmp_path, spec):
+def test_new_settings_keep_finished_films_unless_overwrite(tmp_path, spec):
     d = tmp_path / "good"
     d.mkdir()
     mf.make_clip(d / "x.mp4", frames=8)
+    mf.make_clip(d / "y.mp4", frames=8)
     assert _run(d, spec).exit_code == 0
-    redo = _run(d, spec, config=FAST.replace(crf=30))
-    assert _results(redo) == {"x.mp4": "done"}
-    assert _results(_run(d, spec, config=FAST.replace(crf=30, batch_size=2))) == {"x.mp4": "skipped"}
+    out = d.with_name("good.colorized")
+    made = (out / "x.mp4").read_bytes()
+    (d / "y.mp4").unlink()
+    mf.make_clip(d / "y.mp4", frames=6)  # a new version of one film
+    said: list[str] = []
+    kept = run_directory(d, None, FAST.replace(crf=30), spec, QUIET, echo=said.append)
+    assert _results(kept) == {"x.mp4": "skipped", "y.mp4": "done"}  # last night's work is not thrown away
+    assert (out / "x.mp4").read_bytes() == made and kept.exit_code == 0
+    assert any("1 finished film(s) were made with other settings" in line and "--overwrite" in line for line in said)
+    assert "other settings" in {o.rel: o for o in kept.outcomes}["x.mp4"].error
+    redo = run_directory(d, None, FAST.replace(crf=30), spec, RunOptions(progress=False, overwrite=True),
+                         echo=_quiet_echo)
+    assert _results(redo) == {"x.mp4": "done", "y.mp4": "skipped"}
+    assert (out / "x.mp4").read_bytes() != made
+    # settings that do not change the pictures never redo a film: batch size, thread counts
+    quiet = FAST.replace(crf=30, batch_size=2, decode_threads=1, encode_threads=1, opencv_threads=1)
+    assert _results(_run(d, spec, config=quiet)) == {"x.mp4": "skipped", "y.mp4": "skipped"}
+
+
+def test_an_input_added_later_takes_its_own_name_from_a_converted_film(tmp_path, spec):
+    d = tmp_path / "films"
+    d.mkdir()
+    mf.make_clip(d / "bar.mpg", frames=6)  # written as Matroska: bar.mkv
+    out = _run(d, spec).output_dir
+    assert (out / "bar.mkv").is_file()
+    mf.make_clip(d / "bar.mkv", frames=9)  # added since: an .mkv keeps its own name
+    summary = _run(d, spec)
+    assert _results(summary) == {"bar.mkv": "done", "bar.mpg": "done"} and summary.exit_code == 0
+    assert _frames(out / "bar.mkv") == 9 and _frames(out / "bar.mpg.mkv") == 6
+    assert _results(_run(d, spec)) == {"bar.mkv": "skipped", "bar.mpg": "skipped"}
+
+
+def test_ogg_films_are_found_by_content(tmp_path, spec):
+    d = tmp_path / "films"
+    d.mkdir()
+    mf.make_clip(d / "reel.mkv", frames=6)
+    with av.open(str(d / "reel.mkv")) as src, av.open(str(d / "reel.ogg"), "w", format="ogg") as dst:
+        vs = dst.add_stream("libvpx", rate=24)  # VP8 in Ogg (this PyAV has no Theora encoder)
+        vs.width, vs.height, vs.pix_fmt = 96, 64, "yuv420p"
+        for frame in src.decode(video=0):
+            frame.pts = None
+            dst.mux(vs.encode(frame))
+        dst.mux(vs.encode())
+    with av.open(str(d / "song.ogg"), "w", format="ogg") as dst:  # music: not a film, not a failure
+        mf._mux_audio(dst, mf._add_audio_stream(dst, "opus"), "opus", 0.5)
+    assert _results(_run(d, spec)) == {"reel.mkv": "done", "reel.ogg": "done"}
+
+
+def test_an_output_folder_is_refused_as_input(films, spec):
+    out = _run(films, spec).output_dir
+    with pytest.raises(ConfigError, match="output folder"):
+        _run(out, spec)
+
+
+def test_thread_counts_are_out_of_the_settings_hash_as_older_ledgers_wrote_it():
+    # the hash of the default preset as ledgers written before thread counts were left out hold it
+    config = load_pipeline_config("default")
+    before = settings_hash(config, "m", True, True)
+    assert settings_hash(config.replace(decode_threads=2, encode_threads=3, opencv_threads=1), "m", True, True) == before
 
 
 def test_settings_hash_moves_only_with_the_pixels():
@@ -196,9 +254,11 @@ def test_a_failing_film_is_retried_then_given_up(films, spec, monkeypatch):
     failed = {o.rel: o for o in summary.outcomes}["reel2/b.mkv"]
     assert failed.result == "failed" and failed.attempts == 2 and "always broken" in failed.error
     calls.clear()
-    assert _results(_run(films, spec, retries=1))["reel2/b.mkv"] == "failed" and calls == []  # gave up
-    _run(films, spec, retries=2)
-    assert calls == ["reel2/b.mkv"]  # a bigger budget allows one more try
+    again = _run(films, spec, retries=1)  # run again (the cause may have been mended): tried again, with retries
+    assert _results(again)["reel2/b.mkv"] == "failed" and calls == ["reel2/b.mkv", "reel2/b.mkv"]
+    assert {o.rel: o for o in again.outcomes}["reel2/b.mkv"].attempts == 4  # counted over the runs
+    monkeypatch.setattr(runner_mod, "colorize_job", real)  # mended
+    assert _results(_run(films, spec, retries=0))["reel2/b.mkv"] == "done"
 
 
 @pytest.fixture
@@ -544,3 +604,5 @@ def test_a_truncated_film_is_done_with_a_note_in_the_ledger_and_report(tmp_path,
                                  r"much was colorized", note), note
     assert "before its declared end" in (summary.output_dir / "report.html").read_text()
     assert "before its declared end" in summary.table()
+    again = _run(d, spec)  # the morning after: still said, for the film skipped as done
+    assert _results(again) == {"cut.mkv": "skipped"} and "before its declared end" in again.table()

@@ -25,7 +25,9 @@ def format_status(rows, last_scan: set[str] | None = None) -> str:
         counts[state] = counts.get(state, 0) + 1
         frames = "" if r.frames is None else str(r.frames)
         fps = "" if r.fps is None else f"{r.fps:.1f}"
-        tail = r.output if r.state == "done" else (r.error or "")
+        tail = r.error or ""  # done: a note (truncated input, concealed damage); else why it failed
+        if r.state == "done":
+            tail = f"{r.output} ({tail})" if tail else r.output
         if state == "removed":
             tail = f"not in the input folder at the last run (was {r.state}" + (f": {tail})" if tail else ")")
         lines.append(f"{state:<8} {r.path:<{width}} {r.attempts:>5} {frames:>7} {fps:>7} "

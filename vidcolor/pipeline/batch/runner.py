@@ -188,6 +188,7 @@ class BatchDriver:
         self.outcomes: dict[str, Outcome] = {}
         self.seen: list[str] = []
         self.jobs: dict[str, Job] = {}
+        self.tries: dict[str, int] = {}  # attempts made in this run, per film: each run has 1 + retries
 
     # ---------------------------------------------------------------- planning
     def plan(self) -> list[Job]:
@@ -199,27 +200,34 @@ class BatchDriver:
         self.ledger.record_scan([f.rel for f in found])
         # Output names held: an input written in its own container keeps its name; every other film keeps the
         # output its ledger row names, and a film planned below takes a name no other holds (a.mpg and a.ts
-        # are not both written to a.mkv). Rows that already share one (older versions did that) are redone.
+        # are not both written to a.mkv). Rows that already share one (older versions did that) are redone, and
+        # so is a film whose output name an input added since claims as its own (a.mpg's a.mkv, then an a.mkv).
         own_format = {output_key(f.rel) for f in found if Path(f.rel).suffix.lower() in FORMATS}
+        ours = {output_key(r.output) for r in self.ledger.rows() if r.owned}  # outputs this batch wrote
         rows = {f.rel: self.ledger.get(f.rel) for f in found}
         holders: dict[str, set[str]] = {}
         for rel, row in rows.items():
             if row is not None:
                 holders.setdefault(output_key(row.output), set()).add(rel)
         clashing = {rel for rels in holders.values() if len(rels) > 1 for rel in rels}
+        clashing |= {rel for rel, row in rows.items()
+                     if row is not None and output_key(row.output) in own_format - {output_key(rel)}}
+        kept_other_settings: list[str] = []
         todo: list[Job] = []
         for f in found:
             self.seen.append(f.rel)
             row = rows[f.rel]
             unchanged = row is not None and row.size == f.size and row.mtime_ns == f.mtime_ns
             same = unchanged and row.settings_hash == self.shash
-            if (same and row.state == "done" and f.rel not in clashing
-                    and (self.output_dir / row.output).is_file()):
-                self.outcomes[f.rel] = Outcome(f.rel, "skipped", row.frames, row.fps, row.seconds, row.attempts)
-                continue
-            if same and row.state == "failed" and row.attempts >= self.attempt_budget:
-                self.outcomes[f.rel] = Outcome(f.rel, "failed", attempts=row.attempts,
-                                               error=f"{row.error} (unchanged since the last run)")
+            finished = (unchanged and row.state == "done" and f.rel not in clashing
+                        and (self.output_dir / row.output).is_file())
+            if finished and (same or not self.overwrite):
+                # A film finished with other settings is kept, not replaced behind the user's back.
+                if not same:
+                    kept_other_settings.append(f.rel)
+                self.outcomes[f.rel] = Outcome(f.rel, "skipped", row.frames, row.fps, row.seconds, row.attempts,
+                                               row.error if same else "made with other settings; kept "
+                                               "(--overwrite redoes it with these)")
                 continue
 
             def is_taken(key: str, rel: str = f.rel) -> bool:
@@ -234,7 +242,8 @@ class BatchDriver:
                          settings_hash=self.shash, owned=int(row is not None and row.output == p.output_rel
                                                              and bool(row.owned)))
             output = self.output_dir / p.output_rel
-            if p.error is None and output.exists() and not self.overwrite and not new.owned:
+            if (p.error is None and output.exists() and not self.overwrite and not new.owned
+                    and output_key(p.output_rel) not in ours):
                 p.error = f"{p.output_rel} already exists in the output folder and is not from this batch; " \
                           "pass --overwrite to replace it"
             if p.error is not None:
@@ -247,11 +256,15 @@ class BatchDriver:
             self.jobs[f.rel] = job
             self.outcomes[f.rel] = Outcome(f.rel, "not started", attempts=new.attempts)
             todo.append(job)
+        if kept_other_settings:
+            self.echo(f"vidcolor: {len(kept_other_settings)} finished film(s) were made with other settings (preset, "
+                      "model or switches) and are kept as they are; pass --overwrite to redo them with these")
         return todo
 
     # ---------------------------------------------------------------- recording
     def started(self, job: Job, worker: str) -> int:
-        """Record a new attempt; returns its number."""
+        """Record a new attempt; returns its number (attempts at this film with these settings, in every run)."""
+        self.tries[job.rel] = self.tries.get(job.rel, 0) + 1
         attempt = self.ledger.mark_running(job.rel, worker)
         self.outcomes[job.rel].attempts = attempt
         return attempt
@@ -285,7 +298,7 @@ class BatchDriver:
         self.ledger.update(job.rel, state="failed", error=error, finished=time.time())
         attempts = self.outcomes[job.rel].attempts
         self.outcomes[job.rel] = Outcome(job.rel, "failed", attempts=attempts, error=error)
-        retry = attempts < self.attempt_budget
+        retry = self.tries.get(job.rel, 0) < self.attempt_budget
         self.echo(f"vidcolor: failed {job.rel}: {error}" + (" (will retry)" if retry else ""))
         self.write_report()
         return retry
@@ -294,6 +307,7 @@ class BatchDriver:
         """A film aborted by Ctrl-C: back to pending, nothing written, and the attempt not counted (the user
         stopped it; the film did not fail)."""
         attempts = max(0, self.outcomes[job.rel].attempts - 1)
+        self.tries[job.rel] = max(0, self.tries.get(job.rel, 0) - 1)
         self.ledger.update(job.rel, state="pending", error="interrupted by Ctrl-C", finished=time.time(),
                            attempts=attempts)
         self.outcomes[job.rel] = Outcome(job.rel, "not started", attempts=attempts, error="interrupted by Ctrl-C")
@@ -316,12 +330,12 @@ def _run_local(driver: BatchDriver, todo: list[Job], config: PipelineConfig, spe
     """Colorize the jobs one after the other with one Colorizer; returns True when a film was aborted."""
     queue = deque(todo)
     colorizer = spec.load() if queue else None
-    total = len(queue)
+    place = {job.rel: k for k, job in enumerate(todo, 1)}  # a retry keeps its film's place in the count
     while queue and not stop.requested:
         job = queue.popleft()
         attempt = driver.started(job, "local")
-        done_count = total - len(queue)
-        driver.echo(f"vidcolor: [{done_count}/{total}] {job.rel}" + (f" (attempt {attempt})" if attempt > 1 else ""))
+        driver.echo(f"vidcolor: [{place[job.rel]}/{len(todo)}] {job.rel}"
+                    + (f" (attempt {attempt})" if attempt > 1 else ""))
         try:
             result = colorize_job(job, config, colorizer, options)
         except KeyboardInterrupt:
@@ -330,7 +344,6 @@ def _run_local(driver: BatchDriver, todo: list[Job], config: PipelineConfig, spe
         except Exception as e:  # noqa: BLE001 - one bad film never stops the batch
             if driver.failed(job, one_line(e)):
                 queue.append(job)
-                total += 1
         else:
             driver.succeeded(job, result)
     return False
@@ -344,6 +357,9 @@ def run_directory(input_dir: str | os.PathLike, output_dir: str | os.PathLike | 
     input_dir = Path(input_dir).resolve()
     if not input_dir.is_dir():
         raise ConfigError(f"{input_dir} is not a directory")
+    if (input_dir / LEDGER_NAME).is_file():
+        raise ConfigError(f"{input_dir} is a vidcolor batch's output folder (it holds {LEDGER_NAME}); give the folder "
+                          "of the films to colorize")
     out = Path(output_dir).resolve() if output_dir else default_output_dir(input_dir)
     if out == input_dir:
         raise ConfigError("the output folder is the input folder; vidcolor never writes over its inputs")

@@ -21,17 +21,21 @@ VIDEO_EXTENSIONS = frozenset({
     ".mp4", ".m4v", ".mov", ".mkv", ".avi", ".webm", ".mpg", ".mpeg", ".m2v", ".ts", ".mts", ".m2ts",
     ".vob", ".flv", ".wmv", ".asf", ".ogv", ".3gp", ".3g2", ".dv", ".mxf", ".y4m", ".nut", ".f4v", ".divx",
 })
-# Files with these extensions are never films; other unknown files are opened to find out.
+# Files with these extensions are never films; other unknown files are opened to find out (.ogg holds Theora
+# films as often as music).
 NOT_VIDEO_EXTENSIONS = frozenset({
     ".txt", ".md", ".nfo", ".srt", ".ass", ".ssa", ".sub", ".idx", ".vtt", ".json", ".xml", ".csv", ".html",
     ".htm", ".pdf", ".doc", ".docx", ".jpg", ".jpeg", ".png", ".gif", ".bmp", ".tif", ".tiff", ".webp",
-    ".heic", ".mp3", ".aac", ".ac3", ".flac", ".wav", ".ogg", ".opus", ".m4a", ".wma", ".zip", ".7z",
+    ".heic", ".mp3", ".aac", ".ac3", ".flac", ".wav", ".opus", ".m4a", ".wma", ".zip", ".7z",
     ".rar", ".gz", ".tar", ".sqlite", ".db", ".py", ".sh", ".log", ".torrent", ".pt", ".toml", ".yaml",
 })
-# Settings that do not change the pixels written, left out of the settings hash. A setting added later must be
+# Settings that do not change the pictures written, left out of the settings hash. A setting added later must be
 # listed here (or hashed only away from its default), or every ledger written before it redoes all its films.
 _UNHASHED_SETTINGS = ("name", "queue_frames", "batch_size", "model_calls_in_flight")
 _LATER_SETTING_DEFAULTS = {"keep_10_bit": False}  # added since; hashed only when set otherwise
+# Thread counts (capped when films share a machine): hashed always at their defaults, as ledgers written before
+# they were left out have them, so that capping them neither redoes finished films nor upsets older ledgers.
+_THREAD_SETTING_DEFAULTS = {"decode_threads": 0, "encode_threads": 0, "opencv_threads": 0}
 
 
 @dataclass
@@ -55,8 +59,8 @@ class Probe:
 
 def settings_hash(config: PipelineConfig, model_id: str, smoothing: bool, reuse_global: bool) -> str:
     """A short hash of everything that changes the output pixels: settings, model, switches."""
-    settings = {k: v for k, v in asdict(config).items() if k not in _UNHASHED_SETTINGS
-                and not (k in _LATER_SETTING_DEFAULTS and v == _LATER_SETTING_DEFAULTS[k])}
+    settings = {k: _THREAD_SETTING_DEFAULTS.get(k, v) for k, v in asdict(config).items()
+                if k not in _UNHASHED_SETTINGS and not (k in _LATER_SETTING_DEFAULTS and v == _LATER_SETTING_DEFAULTS[k])}
     payload = json.dumps({"config": settings, "model": model_id, "smoothing": smoothing,
                           "reuse_global": reuse_global}, sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
