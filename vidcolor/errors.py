@@ -15,3 +15,8 @@ class ModelError(VidcolorError):
 
 class ConfigError(VidcolorError):
     """An option, preset or argument is invalid."""
+
+
+class Terminated(KeyboardInterrupt):
+    """The process was asked to stop (SIGTERM: `kill`, systemd, `docker stop`): the work in progress is aborted
+    as a second Ctrl-C aborts it (no partial output), then the CLI exits 143."""

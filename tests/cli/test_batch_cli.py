@@ -101,3 +101,29 @@ def test_ctrl_c_finishes_the_current_film_and_exits_130(tmp_path, tiny_model):
     assert (out / "a.mp4").is_file() and not (out / "b.mp4").exists()
     assert not [p for p in out.iterdir() if ".vidcolor-tmp-" in p.name]
     assert "not started" in stdout and "stopped by Ctrl-C" in stdout
+
+
+def test_sigterm_aborts_the_current_film_cleanly_and_exits_143(tmp_path, tiny_model):
+    d = tmp_path / "films"
+    d.mkdir()
+    mf.make_clip(d / "a.mp4", frames=240, width=160, height=96, gop=48)
+    mf.make_clip(d / "b.mp4", frames=8)
+    out = tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, "-m", "vidcolor", *_run_args(d, tiny_model, "-o", str(out))],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        if out.is_dir() and any(".vidcolor-tmp-" in p.name for p in out.iterdir()):
+            break
+        time.sleep(0.01)
+    if proc.poll() is not None:
+        pytest.skip("the batch finished before SIGTERM could be sent")
+    proc.send_signal(signal.SIGTERM)  # what `kill`, systemd and `docker stop` send
+    stdout, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 143, stderr[-800:]
+    assert "Traceback" not in stderr and stderr.count("stopped by SIGTERM") == 1
+    assert not (out / "a.mp4").exists() and not (out / "b.mp4").exists()
+    assert not [p for p in out.iterdir() if ".vidcolor-tmp-" in p.name]  # no partial file left
+    assert "stopped by SIGTERM (the film in progress was aborted and left no output)" in stdout
+    status = CliRunner().invoke(app, ["status", str(out)]).output
+    assert "running" not in status and "interrupted by SIGTERM" in status  # the ledger says what happened

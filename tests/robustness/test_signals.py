@@ -54,16 +54,18 @@ def _copy(src: Path, folder: Path) -> Path:
     return dst
 
 
-def test_sigint_mid_film(tmp_path, fast_model, long_clip):
+@pytest.mark.parametrize("signum,code,line", [(signal.SIGINT, 130, "vidcolor: interrupted"),
+                                               (signal.SIGTERM, 143, "vidcolor: stopped by SIGTERM")])
+def test_sigint_or_sigterm_mid_film(tmp_path, fast_model, long_clip, signum, code, line):
     src = _copy(long_clip, tmp_path)
     before = hash_files([src])
     proc = _start(cli_args([src.name, "-o", "out.mp4"], fast_model, ("--pipeline", "fast")), tmp_path)
     _wait_for_frames(proc, tmp_path)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(signum)  # Ctrl-C; or `kill`, systemd, `docker stop`
     stdout, stderr = proc.communicate(timeout=60)
-    assert proc.returncode == 130, stderr
+    assert proc.returncode == code, stderr
     assert "Traceback" not in stderr
-    assert stderr.strip().splitlines()[-1] == "vidcolor: interrupted"
+    assert stderr.strip().splitlines() == [line]  # said once
     assert stdout == ""
     assert sorted(p.name for p in tmp_path.iterdir()) == [src.name]  # no output, no temp file
     assert_clean_folder(tmp_path, before)

@@ -6,12 +6,14 @@ Each command lives in its own module; importing them here registers them on `app
 from __future__ import annotations
 
 import logging
+import signal
 import sys
+import threading
 from pathlib import Path
 
 import typer
 
-from ..errors import VidcolorError
+from ..errors import Terminated, VidcolorError
 
 try:  # Typer 0.2x carries its own copy of Click; older Typers use Click itself
     from typer._click import exceptions as click_exceptions
@@ -21,8 +23,9 @@ except ImportError:
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Colorize black-and-white film with a trained neural network.")
 
-# Exit status after Ctrl-C (128 + SIGINT), as shells report it.
+# Exit status after Ctrl-C (128 + SIGINT) and after SIGTERM (128 + 15), as shells report them.
 INTERRUPTED_EXIT_CODE = 130
+TERMINATED_EXIT_CODE = 143
 
 DEFAULT_MODEL = Path(__file__).resolve().parents[2] / "models" / "vidcolor-base.pt"
 
@@ -75,40 +78,56 @@ def _usage_error(exc: click_exceptions.ClickException) -> int:
     return exc.exit_code
 
 
-def main() -> None:
-    """Entry point: one-line errors, exit code 2 for user errors, 130 for Ctrl-C."""
-    _show_warnings()
+def _exit_code() -> int:
+    """Run the command line; its exit code, every failure reported in one line on stderr."""
     try:
         # Not standalone: Click's usage errors come back here instead of being printed as a boxed text.
         code = app(standalone_mode=False)
-        if code == INTERRUPTED_EXIT_CODE:  # Typer turns Ctrl-C into exit 130
-            typer.echo("vidcolor: interrupted", err=True)
-        sys.exit(code if isinstance(code, int) else 0)
+        return code if isinstance(code, int) else 0  # Typer turns Ctrl-C into 130
     except click_exceptions.ClickException as exc:
-        sys.exit(_usage_error(exc))
+        return _usage_error(exc)
     except typer.Abort:  # end of input at a prompt
-        typer.echo("vidcolor: interrupted", err=True)
-        sys.exit(INTERRUPTED_EXIT_CODE)
+        return INTERRUPTED_EXIT_CODE
     except VidcolorError as exc:
         typer.echo(f"vidcolor: error: {exc}", err=True)
-        sys.exit(2)
+        return 2
+    except Terminated:
+        return TERMINATED_EXIT_CODE
     except KeyboardInterrupt:
-        typer.echo("vidcolor: interrupted", err=True)
-        sys.exit(INTERRUPTED_EXIT_CODE)
+        return INTERRUPTED_EXIT_CODE
     except SystemExit as exc:
-        if exc.code == INTERRUPTED_EXIT_CODE:  # Typer turns Ctrl-C into a silent exit 130
-            typer.echo("vidcolor: interrupted", err=True)
-        raise
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except MemoryError:
         typer.echo("vidcolor: error: out of memory (try a smaller --batch-size or the fast preset)", err=True)
-        sys.exit(1)
+        return 1
     except OSError as exc:
         typer.echo(f"vidcolor: error: {exc.strerror or exc}{f': {exc.filename}' if exc.filename else ''}", err=True)
-        sys.exit(1)
+        return 1
     except Exception as exc:  # noqa: BLE001 - a bug: still one line, with what to report
         detail = " ".join(str(exc).split())  # OpenCV's and others' messages span lines
         typer.echo(f"vidcolor: internal error: {type(exc).__name__}: {detail} (please report this)", err=True)
-        sys.exit(1)
+        return 1
+
+
+def main() -> None:
+    """Entry point: one-line errors, exit code 2 for user errors, 130 for Ctrl-C, 143 for SIGTERM."""
+    _show_warnings()
+    terminated = threading.Event()
+
+    def on_sigterm(signum, frame) -> None:
+        terminated.set()
+        raise Terminated  # abort as Ctrl-C does: no partial file is left behind
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, on_sigterm)
+    code = _exit_code()
+    if terminated.is_set() and code == INTERRUPTED_EXIT_CODE:  # Typer reports every KeyboardInterrupt as 130
+        code = TERMINATED_EXIT_CODE
+    if code == INTERRUPTED_EXIT_CODE:
+        typer.echo("vidcolor: interrupted", err=True)
+    elif code == TERMINATED_EXIT_CODE:
+        typer.echo("vidcolor: stopped by SIGTERM", err=True)
+    sys.exit(code)
 
 
 # Command modules (each registers itself on `app`).

@@ -100,14 +100,14 @@ def run_on_ray(driver: "BatchDriver", todo: list[Job], config: PipelineConfig, s
                         driver.succeeded(job, value)
                     elif driver.failed(job, value):
                         queue.append(job)
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as stop_signal:
             for ref in inflight:
                 ray.cancel(ref)  # KeyboardInterrupt in the task: its sink deletes the temp file
             if inflight:
                 ray.wait(list(inflight), num_returns=len(inflight), timeout=CANCEL_GRACE_S)
             for job in inflight.values():
                 _remove_partial(job)
-                driver.interrupted(job)
+                driver.interrupted(job, stop_signal)
             return True
         return False
     finally:

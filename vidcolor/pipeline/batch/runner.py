@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from ...errors import ConfigError, MediaError
+from ...errors import ConfigError, MediaError, Terminated
 from ...media.temp_files import is_stale_temp
 from ..colorize import RunOptions
 from ..config import PipelineConfig
@@ -89,7 +89,8 @@ class BatchSummary:
     outcomes: list[Outcome] = field(default_factory=list)
     seconds: float = 0.0
     stopped: bool = False  # Ctrl-C: stopped after the current file, or aborted it
-    aborted: bool = False  # a second Ctrl-C aborted a file in progress
+    aborted: bool = False  # a second Ctrl-C (or SIGTERM) aborted a file in progress
+    terminated: bool = False  # stopped by SIGTERM
     stale_temps_removed: int = 0
     report_path: Path | None = None
 
@@ -109,7 +110,9 @@ class BatchSummary:
 
     @property
     def exit_code(self) -> int:
-        """130 when stopped by Ctrl-C, 1 when a film failed, else 0."""
+        """143 when stopped by SIGTERM, 130 by Ctrl-C, 1 when a film failed, else 0."""
+        if self.terminated:
+            return 143
         if self.stopped:
             return 130
         return 1 if self.of("failed") else 0
@@ -133,7 +136,8 @@ class BatchSummary:
                  f" (mean {self.mean_fps:.1f} fps while colorizing)")
         lines.append(total)
         if self.stopped:
-            lines.append("stopped by Ctrl-C" + (" (the film in progress was aborted and left no output)"
+            lines.append(f"stopped by {'SIGTERM' if self.terminated else 'Ctrl-C'}"
+                         + (" (the film in progress was aborted and left no output)"
                                                 if self.aborted else " after the current film")
                          + "; run the same command again to finish the rest")
         if self.report_path:
@@ -143,12 +147,14 @@ class BatchSummary:
 
 # --------------------------------------------------------------------------- Ctrl-C
 class StopControl:
-    """First Ctrl-C: finish the current film, then stop. Second: abort it (KeyboardInterrupt)."""
+    """First Ctrl-C: finish the current film, then stop. Second: abort it (KeyboardInterrupt). SIGTERM (`kill`,
+    systemd, `docker stop`, which give a few seconds before killing): abort it at once (Terminated)."""
 
     def __init__(self, echo: Echo) -> None:
         self.echo = echo
         self.requested = False
-        self._previous = None
+        self.terminated = False
+        self._previous: dict[int, object] = {}
 
     def _handler(self, signum, frame) -> None:
         if self.requested:
@@ -157,18 +163,25 @@ class StopControl:
         self.echo("vidcolor: Ctrl-C: stopping after the current film (press Ctrl-C again to abort it; "
                   "its partial output is deleted)")
 
+    def _terminate(self, signum, frame) -> None:
+        self.requested = self.terminated = True
+        raise Terminated
+
     def __enter__(self) -> "StopControl":
+        if threading.current_thread() is not threading.main_thread():
+            return self
         # A batch started with Ctrl-C ignored (a shell script's background job is) keeps ignoring it: a
         # Ctrl-C typed for the foreground job in that terminal must not stop the overnight run.
-        if (threading.current_thread() is threading.main_thread()
-                and signal.getsignal(signal.SIGINT) is not signal.SIG_IGN):
-            self._previous = signal.signal(signal.SIGINT, self._handler)
+        if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
+            self._previous[signal.SIGINT] = signal.signal(signal.SIGINT, self._handler)
+        if signal.getsignal(signal.SIGTERM) is not signal.SIG_IGN:
+            self._previous[signal.SIGTERM] = signal.signal(signal.SIGTERM, self._terminate)
         return self
 
     def __exit__(self, *exc) -> None:
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
-            self._previous = None
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+        self._previous.clear()
 
 
 # --------------------------------------------------------------------------- the driver
@@ -303,14 +316,14 @@ class BatchDriver:
         self.write_report()
         return retry
 
-    def interrupted(self, job: Job) -> None:
-        """A film aborted by Ctrl-C: back to pending, nothing written, and the attempt not counted (the user
-        stopped it; the film did not fail)."""
+    def interrupted(self, job: Job, stop: KeyboardInterrupt) -> None:
+        """A film aborted by Ctrl-C or SIGTERM: back to pending, nothing written, and the attempt not counted (the
+        user stopped it; the film did not fail)."""
         attempts = max(0, self.outcomes[job.rel].attempts - 1)
         self.tries[job.rel] = max(0, self.tries.get(job.rel, 0) - 1)
-        self.ledger.update(job.rel, state="pending", error="interrupted by Ctrl-C", finished=time.time(),
-                           attempts=attempts)
-        self.outcomes[job.rel] = Outcome(job.rel, "not started", attempts=attempts, error="interrupted by Ctrl-C")
+        why = f"interrupted by {'SIGTERM' if isinstance(stop, Terminated) else 'Ctrl-C'}"
+        self.ledger.update(job.rel, state="pending", error=why, finished=time.time(), attempts=attempts)
+        self.outcomes[job.rel] = Outcome(job.rel, "not started", attempts=attempts, error=why)
 
     def write_report(self) -> Path:
         """Rewrite OUTDIR/report.html from the ledger rows of the films seen in this run."""
@@ -338,8 +351,8 @@ def _run_local(driver: BatchDriver, todo: list[Job], config: PipelineConfig, spe
                     + (f" (attempt {attempt})" if attempt > 1 else ""))
         try:
             result = colorize_job(job, config, colorizer, options)
-        except KeyboardInterrupt:
-            driver.interrupted(job)
+        except KeyboardInterrupt as stop_signal:
+            driver.interrupted(job, stop_signal)
             return True
         except Exception as e:  # noqa: BLE001 - one bad film never stops the batch
             if driver.failed(job, one_line(e)):
@@ -404,6 +417,7 @@ def _run_locked(input_dir: Path, out: Path, config: PipelineConfig, colorizer: C
             except KeyboardInterrupt:
                 summary.aborted = True
             summary.stopped = stop.requested or summary.aborted
+            summary.terminated = stop.terminated
         summary.report_path = driver.write_report()
     finally:
         driver.close()
