@@ -209,6 +209,12 @@ def test_unsupported_stream_fails_before_writing(clip_factory, tmp_path, src_nam
     assert not dst.exists() and leftovers(tmp_path) == []
 
 
+def test_the_container_hint_never_names_the_input_itself(clip_factory):
+    src = clip_factory("film.mkv", subtitles=True)  # srt: not in .mp4
+    with MediaSource(src) as s, pytest.raises(MediaError, match=r"use -o film\.color\.mkv$"):
+        MediaSink(src.with_suffix(".mp4"), s)
+
+
 def test_no_temp_left_after_commit(gray_clip, tmp_path):
     out_dir = tmp_path / "o"
     out_dir.mkdir()

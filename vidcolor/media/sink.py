@@ -231,17 +231,24 @@ class MediaSink:
             if container_accepts(fmt, s, samples.get(s.index)):
                 continue
             better = [ext for ext, f in _SUGGEST if f != fmt and container_accepts(f, s, samples.get(s.index))]
-            hint = f"; use -o {self.final_path.stem}{better[0]}" if better else ""
+            hint = f"; use -o {self._other_name(better[0])}" if better else ""
             raise MediaError(
                 f"{self.final_path.suffix} files cannot hold {_describe(s)} of {source.path.name}{hint}"
             )
         if not keeps_rotation(fmt, source):
             better = [ext for ext, f in _SUGGEST if keeps_rotation(f, source)
                       and all(container_accepts(f, s, samples.get(s.index)) for s in source.kept_streams)]
-            hint = f"; use -o {self.final_path.stem}{better[0]}" if better else ""
+            hint = f"; use -o {self._other_name(better[0])}" if better else ""
             what = (f"rotation ({source.video.rotation_degrees} degrees)" if source.video.rotation_degrees
                     else "display matrix (a flip)")
             raise MediaError(f"{self.final_path.suffix} files cannot keep the {what} of {source.path.name}{hint}")
+
+    def _other_name(self, suffix: str) -> str:
+        """The output's name with another container's suffix, for a hint: never the input's own name."""
+        name = self.final_path.with_suffix(suffix)
+        if name.resolve() == self.source.path.resolve():
+            name = self.final_path.with_name(f"{self.final_path.stem}.color{suffix}")
+        return name.name
 
     def _setup(self, fmt: str, crf: int, preset: str, threads: int) -> None:
         out = self._out
