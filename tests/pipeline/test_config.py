@@ -34,3 +34,15 @@ def test_a_whole_number_is_a_fine_float(tmp_path):
     config = load_pipeline_config(str(path))
     assert config.temperature == 1 and config.max_group_seconds == 4
     assert config.crf == PipelineConfig().crf
+
+
+@pytest.mark.parametrize("line,says", [
+    ("cut_threshold = -1", "cut_threshold must be above 0 and at most 1"),
+    ("cut_threshold = 1.5", "cut_threshold must be above 0 and at most 1"),
+    ("queue_frames = 0", "queue_frames must be at least 1"),
+])
+def test_a_value_out_of_range_is_refused(tmp_path, line, says):
+    path = tmp_path / "mine.toml"
+    path.write_text(line + "\n")
+    with pytest.raises(ConfigError, match=says):
+        load_pipeline_config(str(path))

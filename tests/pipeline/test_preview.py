@@ -378,6 +378,15 @@ def test_vfr_frame_count_and_labels(vfr_film, tiny_model, tmp_path, monkeypatch)
     assert _barcode(cv2.imread(str(plain), cv2.IMREAD_GRAYSCALE)) == 40
 
 
+def test_a_grid_over_a_short_film_shows_each_frame_once(clip_factory):
+    short = clip_factory("short.mp4", frames=5)
+    with MediaSource(short) as source:
+        times = grid_times(source, 12)
+        numbers = [source.frame_number(source.video.start_pts + int(t / source.video.time_base)) for t in times]
+        assert numbers == [0, 1, 2, 3, 4]  # not twelve tiles of five frames
+        assert len(grid_times(source, 3)) == 3
+
+
 def test_mpeg_ps_previews_reach_its_end(ps_film, tiny, tiny_model, tmp_path):
     """FFmpeg's duration of a program stream is estimated from its bitrate and falls short; previews use the
     stream's own timestamps, so the last frames, the middle and the grid's tail are where they are."""

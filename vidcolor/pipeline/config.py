@@ -66,6 +66,10 @@ class PipelineConfig:
             raise ConfigError("keyframe_samples must be between 1 and keyframe_lookahead_frames")
         if self.max_group_seconds <= 0:
             raise ConfigError("max_group_seconds must be positive")
+        if not 0 < self.cut_threshold <= 1:  # a cut scores 0..1
+            raise ConfigError("cut_threshold must be above 0 and at most 1 (1: no cut is ever detected)")
+        if self.queue_frames < 1:
+            raise ConfigError("queue_frames must be at least 1")
         if min(self.decode_threads, self.encode_threads, self.opencv_threads, self.model_calls_in_flight) < 0:
             raise ConfigError("decode_threads, encode_threads, opencv_threads and model_calls_in_flight must be "
                               "0 (automatic) or more")

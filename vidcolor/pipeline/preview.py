@@ -101,9 +101,19 @@ def default_time(source: MediaSource) -> Fraction:
 
 
 def grid_times(source: MediaSource, count: int) -> list[Fraction]:
-    """`count` times spread evenly over the readable film (the middles of equal parts), for contact sheets."""
+    """`count` times spread evenly over the readable film (the middles of equal parts), for contact sheets; each
+    shows another frame, so a film of fewer frames gets fewer times."""
     length = readable_length(source)
-    return [length * (2 * i + 1) / (2 * count) for i in range(count)]
+    info = source.video
+    times: list[Fraction] = []
+    shown: set[int] = set()
+    for i in range(count):
+        seconds = length * (2 * i + 1) / (2 * count)
+        number = source.frame_number(info.start_pts + math.floor(seconds / info.time_base))
+        if number not in shown:
+            shown.add(number)
+            times.append(seconds)
+    return times
 
 
 # ---------------------------------------------------------------- previews
