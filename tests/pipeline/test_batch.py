@@ -194,6 +194,17 @@ def test_ogg_films_are_found_by_content(tmp_path, spec):
     assert _results(_run(d, spec)) == {"reel.mkv": "done", "reel.ogg": "done"}
 
 
+def test_a_file_in_the_way_of_an_output_folder_is_named(films, spec):
+    out = films.with_name("films.colorized")
+    out.mkdir()
+    (out / "reel2").write_text("in the way")
+    summary = _run(films, spec, retries=0)
+    error = {o.rel: o for o in summary.outcomes}["reel2/b.mkv"].error
+    assert error == f"cannot make the output folder {out / 'reel2'}: {out / 'reel2'} is a file, not a folder"
+    (out / "reel2").unlink()
+    assert _results(_run(films, spec, retries=0))["reel2/b.mkv"] == "done"  # mended: done on the next run
+
+
 def test_an_output_folder_is_refused_as_input(films, spec):
     out = _run(films, spec).output_dir
     with pytest.raises(ConfigError, match="output folder"):

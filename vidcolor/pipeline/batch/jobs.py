@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ...errors import MediaError
 from ..colorize import RunOptions, colorize_video
 from ..config import PipelineConfig
 
@@ -73,7 +74,13 @@ def worker_name() -> str:
 
 def colorize_job(job: Job, config: PipelineConfig, colorizer: "Colorizer", options: RunOptions) -> JobResult:
     """Colorize one film into its mirrored output (atomic: a failure leaves no output file)."""
-    job.output_path.parent.mkdir(parents=True, exist_ok=True)
+    folder = job.output_path.parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        blocker = next((p for p in (folder, *folder.parents) if p.exists() and not p.is_dir()), None)
+        why = f"{blocker} is a file, not a folder" if blocker else (e.strerror or str(e)).lower()
+        raise MediaError(f"cannot make the output folder {folder}: {why}") from None
     stats = colorize_video(job.input_path, job.output_path, config, colorizer, options)
     return JobResult(stats.frames, stats.seconds, stats.model_id, stats.concealed_errors, worker_name(),
                      stats.truncated_at_seconds)
