@@ -122,6 +122,18 @@ def test_frame_at(clip_factory):
             src.frame_at(-1)
 
 
+@pytest.mark.parametrize("name", ["seek.ts", "seek.mkv", "seek.mp4"])
+def test_frames_at_times_in_every_container(clip_factory, name):
+    path = clip_factory(name, frames=48, gop=12, audio="aac")  # MPEG-TS starts late (1.4 s) and seeks poorly
+    with MediaSource(path) as src:
+        decoded = [f.y for f in src.luma_frames()]
+        for t, k in [(0.0, 0), (0.5, 12), (1.0, 24), (1.9, 45)]:
+            f = src.frame_at(t)
+            assert f.index == k, (t, f.index)
+            np.testing.assert_array_equal(f.y, decoded[k])
+            assert src.picture_at(t).shape == (64, 96, 3)
+
+
 def test_picture_at_shows_the_frame_upright_and_unsqueezed(clip_factory):
     path = clip_factory("rot.mp4", width=96, height=64, rotation=90, sar=Fraction(2, 1), frames=24, gop=6)
     with MediaSource(path) as src:

@@ -221,7 +221,6 @@ class MediaSource:
         self.truncated_at_seconds: float | None = None  # set when the film ends well before its declared end
         self.resized_frames = 0  # frames of another size than the first (a broadcast's resolution change)
         self._tally = _DecodeTally()  # of items(), for concealed_errors
-        self._seek_container: av.container.InputContainer | None = None
         self._timeline: FrameTimeline | None = None
         if not self.path.exists():
             raise MediaError(f"{self.path} does not exist")
@@ -503,15 +502,16 @@ class MediaSource:
     # ---------------------------------------------------------------- previews
     def frame_at(self, seconds: float) -> LumaFrame:
         """The frame shown at `seconds` from the start: seek to the keyframe before, decode forward."""
-        return self._frame_by_time(self._decoded_at(seconds), None)
+        return self._decoded_at(seconds)[1]
 
     def picture_at(self, seconds: float) -> np.ndarray:
         """The frame shown at `seconds` from the start in RGB (HxWx3 uint8), as players show it: the pixel
         aspect ratio and display rotation applied."""
-        return display_view(self._decoded_at(seconds).to_ndarray(format="rgb24"), self.video)
+        return display_view(self._decoded_at(seconds)[0].to_ndarray(format="rgb24"), self.video)
 
-    def _decoded_at(self, seconds: float) -> av.VideoFrame:
-        """The decoded frame shown at `seconds` from the start: seek to the keyframe before, decode forward."""
+    def _decoded_at(self, seconds: float) -> tuple[av.VideoFrame, LumaFrame]:
+        """The frame shown at `seconds` from the start (the last one at or before it), decoded as frames_from
+        decodes; MediaError for a negative time or one past the end."""
         info = self.video
         if seconds < 0:
             raise MediaError(f"cannot take a frame at {seconds:g} s: the time must not be negative")
@@ -519,26 +519,14 @@ class MediaSource:
             raise MediaError(
                 f"cannot take a frame at {seconds:g} s: {self.path.name} lasts {info.duration_seconds:.3f} s"
             )
-        if self._seek_container is None:
-            self._seek_container = open_container(self.path)
-        c = self._seek_container
-        vs = c.streams[self._vindex]
-        tb = info.time_base
-        target = info.start_pts + int(Fraction(seconds).limit_denominator(1_000_000) / tb)
-        for back in (0, int(2 / tb), None):
-            seek_to = info.start_pts if back is None else target - back
-            try:
-                c.seek(max(seek_to, info.start_pts) if back is not None else info.start_pts, stream=vs, backward=True)
-            except av.error.FFmpegError:
-                c.close()
-                self._seek_container = c = open_container(self.path)
-                vs = c.streams[self._vindex]
-            found = self._decode_until(c, vs, target, accept_first=back is None)
-            if found == "early":
-                continue  # the seek landed after the target: try further back
-            if found is None:
-                break
-            return found
+        target = info.start_pts + int(Fraction(seconds).limit_denominator(1_000_000) / info.time_base)
+        shown: tuple[av.VideoFrame, LumaFrame] | None = None
+        for frame, lf in self._frames_from(seconds):
+            if lf.pts > target:
+                return shown or (frame, lf)  # none before it: the film's first frame comes after `seconds`
+            shown = (frame, lf)
+        if shown is not None and target < shown[1].pts + max(shown[1].duration or info.frame_ticks or 1, 1):
+            return shown
         raise MediaError(f"cannot take a frame at {seconds:g} s: it lies beyond the end of {self.path.name}")
 
     def _frame_by_time(self, frame: av.VideoFrame, last_pts: int | None) -> LumaFrame:
@@ -550,31 +538,16 @@ class MediaSource:
         lf.index = int(round((lf.pts - info.start_pts) * info.time_base * rate)) if rate else -1
         return lf
 
-    def _decode_until(self, c, vs, target: int, accept_first: bool = False) -> av.VideoFrame | str | None:
-        """Decode forward; the last frame with pts <= target, 'early' if the first is already later, None if the
-        film ends before the target."""
-        prev = None
-        try:
-            for f in self._frames(c.demux(vs), self._new_tally()):
-                if f.pts is None:
-                    continue
-                if f.pts > target:
-                    if prev is None:
-                        return f if accept_first else "early"
-                    return prev
-                prev = f
-        except av.error.FFmpegError:
-            pass
-        if prev is None:
-            return None
-        return prev if target < prev.pts + max(prev.duration or self.video.frame_ticks or 1, 1) else None
-
     def frames_from(self, seconds: float) -> Iterator[LumaFrame]:
         """Frames in order from the keyframe at or before `seconds` (from the start) on, on a private container.
 
         For previews: stop iterating when done (the container is then closed). `index` is the frame
         number from the film's start, from the timestamp and the average rate (-1 when it is unknown).
         """
+        return (lf for _, lf in self._frames_from(seconds))
+
+    def _frames_from(self, seconds: float) -> Iterator[tuple[av.VideoFrame, LumaFrame]]:
+        """frames_from, each frame also as decoded."""
         info = self.video
         tb = info.time_base
         target = info.start_pts + int(Fraction(max(seconds, 0.0)).limit_denominator(1_000_000) / tb)
@@ -599,16 +572,16 @@ class MediaSource:
                             break
                         lf = self._frame_by_time(frame, last_pts)
                         last_pts = lf.pts
-                        yield lf
+                        yield frame, lf
                 except av.error.FFmpegError:
                     pass  # damaged tail: the frames read so far are all there is
-                if late:
-                    continue
+                if late or (last_pts is None and seek_to is not None):
+                    continue  # the seek landed after the target, or nowhere a frame decodes (MPEG-TS): go back
                 if last_pts is not None:  # (nothing read: no tail to recover from the seek point)
                     for frame in self._lost_tail(vs, tally, last_pts):
                         lf = self._frame_by_time(frame, last_pts)
                         last_pts = lf.pts
-                        yield lf
+                        yield frame, lf
                 return
             finally:
                 c.close()
@@ -646,10 +619,8 @@ class MediaSource:
     # ---------------------------------------------------------------- lifetime
     def close(self) -> None:
         """Close the underlying containers."""
-        for c in (self._container, self._seek_container):
-            if c is not None:
-                c.close()
-        self._seek_container = None
+        if self._container is not None:
+            self._container.close()
         if self._timeline is not None:
             self._timeline.close()
             self._timeline = None

@@ -39,7 +39,9 @@ def make_still_strip(input_path: Path, output_path: Path, strip_path: Path,
     after = _frames_at(output_path, STILL_POSITIONS, height_px)
     n = min(len(before), len(after))
     if n == 0:
-        raise ValueError(f"no frame could be decoded from {output_path.name}")
+        unread = input_path if not before else output_path
+        raise MediaError(f"no frame could be taken from {unread.name} at {', '.join(map(str, STILL_POSITIONS))} of "
+                         "its length")
     gap = np.full((height_px, 2, 3), 255, np.uint8)
 
     def row(frames: list[np.ndarray]) -> np.ndarray:
