@@ -17,7 +17,7 @@ import av
 import pytest
 
 import media_factory as mf
-from vidcolor.errors import ConfigError
+from vidcolor.errors import ConfigError, MediaError
 from vidcolor.pipeline.batch import LEDGER_NAME, ColorizerSpec, Ledger, run_directory
 from vidcolor.pipeline.batch import runner as runner_mod
 from vidcolor.pipeline.colorize import RunOptions
@@ -108,7 +108,7 @@ def test_batch_mirrors_good_films_and_records_failures(films, spec):
     assert (out / "report.html").is_file()
 
 
-def test_rerun_is_a_noop_and_touch_reruns_only_that_film(films, spec):
+def test_rerun_is_a_noop_and_only_a_new_version_is_redone(films, spec):
     first = _run(films, spec)
     out = first.output_dir
     before = _mtimes(out)
@@ -118,11 +118,59 @@ def test_rerun_is_a_noop_and_touch_reruns_only_that_film(films, spec):
     assert again.exit_code == 1  # the bad files are still reported
 
     time.sleep(0.01)
-    os.utime(films / "reel2" / "b.mkv")
+    os.utime(films / "reel2" / "b.mkv")  # touched, or copied to a new drive without its times: the same film
+    touched = _run(films, spec)
+    assert _results(touched)["reel2/b.mkv"] == "skipped" and _mtimes(out) == before
+    mf.make_clip(films / "reel2" / "b.mkv", frames=11, width=64, height=48)  # a new version
     third = _run(films, spec)
     assert _results(third)["reel2/b.mkv"] == "done" and _results(third)["a.mp4"] == "skipped"
     after = _mtimes(out)
     assert after["a.mp4"] == before["a.mp4"] and after["reel2/b.mkv"] != before["reel2/b.mkv"]
+    assert _frames(out / "reel2" / "b.mkv") == 11
+
+
+def test_a_damaged_output_is_redone(films, spec):
+    out = _run(films, spec).output_dir
+    whole = (out / "a.mp4").read_bytes()
+    (out / "a.mp4").write_bytes(whole[: len(whole) // 3])  # cut short on a failing disk, or replaced
+    assert _results(_run(films, spec))["a.mp4"] == "done"
+    assert _frames(out / "a.mp4") == 12
+
+
+def test_one_output_folder_serves_one_input_folder(tmp_path, films, spec):
+    out = tmp_path / "shared"
+    run_directory(films, out, FAST, spec, QUIET, echo=_quiet_echo)
+    other = tmp_path / "other"
+    other.mkdir()
+    mf.make_clip(other / "a.mp4", frames=5)
+    before = (out / "a.mp4").read_bytes()
+    with pytest.raises(ConfigError, match=f"holds the batch of {re.escape(str(films))}; give each input folder"):
+        run_directory(other, out, FAST, spec, QUIET, echo=_quiet_echo)
+    assert (out / "a.mp4").read_bytes() == before
+    moved = tmp_path / "films_moved"
+    films.rename(moved)  # the input folder moved: its batch is taken over, its films still done
+    said: list[str] = []
+    summary = run_directory(moved, out, FAST, spec, QUIET, echo=said.append)
+    assert _results(summary)["a.mp4"] == "skipped" and any("which is gone" in line for line in said)
+
+
+def test_a_ledger_of_the_previous_version_is_brought_up_to_date(films, spec):
+    out = _run(films, spec).output_dir
+    db = sqlite3.connect(out / LEDGER_NAME)
+    db.execute("ALTER TABLE jobs DROP COLUMN fingerprint")
+    db.execute("ALTER TABLE jobs DROP COLUMN output_size")  # as the last version wrote it
+    db.commit()
+    db.close()
+    again = _run(films, spec)
+    assert _results(again)["a.mp4"] == "skipped" and _results(again)["reel2/b.mkv"] == "skipped"
+
+
+def test_an_output_folder_inside_the_input_is_left_out(films, spec):
+    run_directory(films, films / "colorized", FAST, spec, QUIET, echo=_quiet_echo)
+    said: list[str] = []
+    summary = run_directory(films, None, FAST, spec, QUIET, echo=said.append)  # now into films.colorized
+    assert not [o.rel for o in summary.outcomes if o.rel.startswith("colorized/")]
+    assert any("left out" in line and "colorized" in line for line in said)
 
 
 def test_symlinked_subfolders_are_walked_once(tmp_path, spec):
@@ -156,6 +204,10 @@ def test_new_settings_keep_finished_films_unless_overwrite(tmp_path, spec):
     assert (out / "x.mp4").read_bytes() == made and kept.exit_code == 0
     assert any("1 finished film(s) were made with other settings" in line and "--overwrite" in line for line in said)
     assert "other settings" in {o.rel: o for o in kept.outcomes}["x.mp4"].error
+    report = (out / "report.html").read_text()
+    x_row = next(line for line in report.splitlines() if ">x.mp4<" in line)
+    y_row = next(line for line in report.splitlines() if ">y.mp4<" in line)
+    assert "made with other settings" in x_row and "other settings" not in y_row  # the morning report says so too
     redo = run_directory(d, None, FAST.replace(crf=30), spec, RunOptions(progress=False, overwrite=True),
                          echo=_quiet_echo)
     assert _results(redo) == {"x.mp4": "done", "y.mp4": "skipped"}
@@ -272,6 +324,18 @@ def test_a_failing_film_is_retried_then_given_up(films, spec, monkeypatch):
     assert _results(_run(films, spec, retries=0))["reel2/b.mkv"] == "done"
 
 
+def test_a_film_that_cannot_be_read_is_not_retried_in_the_same_run(films, spec, monkeypatch):
+    calls: list[str] = []
+
+    def damaged(job, *args):
+        calls.append(job.rel)
+        raise MediaError(f"{job.rel} is truncated or corrupt (simulated)")  # the same on every attempt
+
+    monkeypatch.setattr(runner_mod, "colorize_job", damaged)
+    summary = _run(films, spec, retries=3)
+    assert calls == ["a.mp4", "reel2/b.mkv"] and _results(summary)["a.mp4"] == "failed"
+
+
 @pytest.fixture
 def ctrl_c_on():
     """SIGINT as an interactive terminal gives it (the suite may run as a background job, which ignores it)."""
@@ -385,7 +449,7 @@ def test_unwritable_container_falls_back_to_mkv(tmp_path, spec):
 
 
 def test_refuses_output_folder_equal_to_input(films, spec):
-    from vidcolor.errors import ConfigError
+    from vidcolor.errors import ConfigError, MediaError
 
     with pytest.raises(ConfigError):
         run_directory(films, films, FAST, spec, QUIET, echo=_quiet_echo)
@@ -473,10 +537,10 @@ def test_ray_runs_the_same_jobs_with_the_driver_writing_the_ledger(films, spec, 
 
 def test_a_run_that_failed_after_planning_does_not_disown_outputs(films, spec, monkeypatch):
     out = _run(films, spec).output_dir
-    os.utime(films / "a.mp4", ns=(time.time_ns(), time.time_ns()))
+    mf.make_clip(films / "a.mp4", frames=13, audio="aac")  # a new version
 
     def cluster_down(*args):
-        from vidcolor.errors import ConfigError
+        from vidcolor.errors import ConfigError, MediaError
 
         raise ConfigError("cannot connect to Ray at host:1 (simulated)")
 
@@ -552,7 +616,7 @@ def test_only_vidcolor_temps_of_dead_runs_are_removed(tmp_path, spec):
 
 
 def test_a_second_batch_into_the_same_folder_is_refused(films, spec):
-    from vidcolor.errors import ConfigError
+    from vidcolor.errors import ConfigError, MediaError
     from vidcolor.pipeline.batch.lock import BatchLock
 
     out = films.with_name("films.colorized")
@@ -564,7 +628,7 @@ def test_a_second_batch_into_the_same_folder_is_refused(films, spec):
 
 
 def test_a_corrupt_ledger_is_one_line(films, spec):
-    from vidcolor.errors import ConfigError
+    from vidcolor.errors import ConfigError, MediaError
 
     out = films.with_name("films.colorized")
     out.mkdir()

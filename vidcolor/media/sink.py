@@ -341,9 +341,10 @@ class MediaSink:
         for index, refused in self._packets_refused.items():
             offered = self._packets_offered[index]
             if refused > MAX_REFUSED_PACKET_SHARE * offered:
+                advice = ("the stream is too damaged to copy" if self._out.format.name == "matroska"
+                          else f"use -o {self._other_name('.mkv')}")
                 raise MediaError(f"the {self._out.format.name} muxer refused {refused} of the {offered} packets of "
-                                 f"{_describe(streams[index])} in {self.source.path.name}; write another container "
-                                 "(.mkv)")
+                                 f"{_describe(streams[index])} in {self.source.path.name}; {advice}")
 
     def _drop(self, packet: av.Packet, source_stream: av.stream.Stream, error: av.error.FFmpegError) -> None:
         """Count a copied packet the muxer refused; the first one of a film is also reported (one line)."""

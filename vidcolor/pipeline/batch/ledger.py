@@ -32,7 +32,9 @@ CREATE TABLE IF NOT EXISTS jobs (
     settings_hash TEXT,
     worker TEXT,                    -- host that ran it (Ray) or 'local'
     still TEXT,                     -- before/after still strip, relative to the output directory
-    owned INTEGER NOT NULL DEFAULT 0  -- 1 once this batch has started writing `output` (it may replace it)
+    owned INTEGER NOT NULL DEFAULT 0,  -- 1 once this batch has started writing `output` (it may replace it)
+    output_size INTEGER,            -- bytes of `output` as this batch wrote it (a damaged or replaced one is redone)
+    fingerprint TEXT                -- the input's size and sampled bytes: a film only touched or copied is not redone
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
 CREATE TABLE IF NOT EXISTS last_scan (path TEXT PRIMARY KEY);  -- the films found in the input by the last run
@@ -62,9 +64,13 @@ class JobRow:
     worker: str | None = None
     still: str | None = None
     owned: int = 0
+    output_size: int | None = None
+    fingerprint: str | None = None
 
 
 _COLUMNS = [f.name for f in fields(JobRow)]
+# Columns added since the first ledgers, with their SQL types: an older ledger gets them (empty) when opened.
+_ADDED_COLUMNS = {"output_size": "INTEGER", "fingerprint": "TEXT"}
 
 
 class Ledger:
@@ -91,9 +97,18 @@ class Ledger:
             self._db.close()
             raise ConfigError(f"{self.path} is not a vidcolor ledger that can be read ({e}); move it away to start "
                               "over") from None
-        if have != _COLUMNS:
+        missing = _COLUMNS[len(have):]
+        if have != _COLUMNS[:len(have)] or not set(missing) <= set(_ADDED_COLUMNS):
             self._db.close()
             raise ConfigError(f"{self.path} was written by another version of vidcolor; move it away to start over")
+        if missing and not read_only:
+            try:
+                with self._db:
+                    for name in missing:
+                        self._db.execute(f"ALTER TABLE jobs ADD COLUMN {name} {_ADDED_COLUMNS[name]}")
+            except sqlite3.Error as e:
+                self._db.close()
+                raise ConfigError(f"cannot bring the batch ledger {self.path} up to date: {e}") from None
 
     @classmethod
     def in_dir(cls, output_dir: str | Path) -> "Ledger":

@@ -44,7 +44,16 @@ def _href(rel: str) -> str:
     return quote(rel)
 
 
-def _row_html(row: JobRow) -> str:
+def _note(row: JobRow, settings: str | None) -> str:
+    """The row's note: why it failed, what a finished film lacks, and whether other settings made it."""
+    note = row.error or ""
+    if row.state == "done" and settings and row.settings_hash and row.settings_hash != settings:
+        other = f"made with other settings ({row.settings_hash}, model {row.model_id}), kept"
+        note = f"{other}; {note}" if note else other
+    return note
+
+
+def _row_html(row: JobRow, settings: str | None = None) -> str:
     e = html.escape
     film = e(row.path)
     if row.state == "done":
@@ -60,17 +69,18 @@ def _row_html(row: JobRow) -> str:
             f'<td class="num">{_num(row.fps, ".1f")}</td>'
             f'<td class="num">{_num(row.seconds, ".1f")}</td>'
             f'<td class="num">{row.attempts}</td>'
-            f'<td class="error">{e(row.error or "")}</td>'
+            f'<td class="error">{e(_note(row, settings))}</td>'
             f'<td>{still}</td></tr>')
 
 
-def render_report(rows: list[JobRow], title: str, notes: list[str]) -> str:
-    """The whole HTML page for these ledger rows."""
+def render_report(rows: list[JobRow], title: str, notes: list[str], settings: str | None = None) -> str:
+    """The whole HTML page for these ledger rows; `settings`: this run's settings hash (films made with others say
+    so)."""
     counts = {s: sum(r.state == s for r in rows) for s in ("done", "failed", "pending", "running")}
     e = html.escape
     count_html = "".join(f'<span class="count-{s}">{n} {s}</span>' for s, n in counts.items() if n or s != "running")
     notes_html = "".join(f"<li>{e(n)}</li>" for n in notes)
-    body = "\n".join(_row_html(r) for r in rows)
+    body = "\n".join(_row_html(r, settings) for r in rows)
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <title>{e(title)}</title>
@@ -89,9 +99,10 @@ def render_report(rows: list[JobRow], title: str, notes: list[str]) -> str:
 """
 
 
-def write_report(output_dir: Path, rows: list[JobRow], title: str, notes: list[str]) -> Path:
+def write_report(output_dir: Path, rows: list[JobRow], title: str, notes: list[str],
+                 settings: str | None = None) -> Path:
     """Write OUTDIR/report.html atomically; returns its path."""
-    return write_atomically(output_dir / REPORT_NAME, render_report(rows, title, notes).encode("utf-8"))
+    return write_atomically(output_dir / REPORT_NAME, render_report(rows, title, notes, settings).encode("utf-8"))
 
 
 def report_notes(input_dir: Path, model_id: str, settings: str, finished: float | None = None) -> list[str]:

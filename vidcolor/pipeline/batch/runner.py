@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from ...errors import ConfigError, MediaError, Terminated
+from ...errors import ConfigError, MediaError, Terminated, VidcolorError
 from ...media.temp_files import is_stale_temp
 from ..colorize import RunOptions
 from ..config import PipelineConfig
@@ -20,10 +20,11 @@ from .jobs import ColorizerSpec, Job, JobResult, colorize_job
 from .ledger import LEDGER_NAME, JobRow, Ledger
 from .lock import BatchLock
 from .report import REPORT_NAME, STILLS_DIR, report_notes, write_report
-from .scan import FORMATS, output_key, probe, settings_hash, walk_files
+from .scan import FORMATS, FoundFile, as_text, fingerprint, output_key, probe, settings_hash, walk_files
 from .stills import make_still_strip
 
 Echo = Callable[[str], None]
+_INPUT_DIR_KEY = "input_dir"  # ledger meta: the input folder this output folder belongs to
 
 
 def _stderr(message: str) -> None:
@@ -206,10 +207,15 @@ class BatchDriver:
     # ---------------------------------------------------------------- planning
     def plan(self) -> list[Job]:
         """Walk the input, decide each film's fate, record it; returns the films to colorize."""
+        self._claim_output_folder()
         recovered = self.ledger.recover_interrupted()
         if recovered:
             self.echo(f"vidcolor: {len(recovered)} film(s) interrupted by an earlier run will be redone")
-        found = list(walk_files(self.input_dir, exclude=self.output_dir))
+
+        def skip_output_folder(folder: Path) -> None:
+            self.echo(f"vidcolor: left out {folder}: it is a vidcolor batch's output folder")
+
+        found = list(walk_files(self.input_dir, exclude=self.output_dir, on_output_folder=skip_output_folder))
         self.ledger.record_scan([f.rel for f in found])
         # Output names held: an input written in its own container keeps its name; every other film keeps the
         # output its ledger row names, and a film planned below takes a name no other holds (a.mpg and a.ts
@@ -230,10 +236,9 @@ class BatchDriver:
         for f in found:
             self.seen.append(f.rel)
             row = rows[f.rel]
-            unchanged = row is not None and row.size == f.size and row.mtime_ns == f.mtime_ns
+            unchanged = row is not None and self._unchanged(f, row)
             same = unchanged and row.settings_hash == self.shash
-            finished = (unchanged and row.state == "done" and f.rel not in clashing
-                        and (self.output_dir / row.output).is_file())
+            finished = unchanged and row.state == "done" and f.rel not in clashing and self._output_intact(row)
             if finished and (same or not self.overwrite):
                 # A film finished with other settings is kept, not replaced behind the user's back.
                 if not same:
@@ -253,7 +258,8 @@ class BatchDriver:
             new = JobRow(f.rel, p.output_rel, f.size, f.mtime_ns, "pending", attempts=row.attempts if same else 0,
                          error=row.error if same else None, duration_s=p.duration_s, model_id=self.model_id,
                          settings_hash=self.shash, owned=int(row is not None and row.output == p.output_rel
-                                                             and bool(row.owned)))
+                                                             and bool(row.owned)),
+                         fingerprint=self._fingerprint(f))
             output = self.output_dir / p.output_rel
             if (p.error is None and output.exists() and not self.overwrite and not new.owned
                     and output_key(p.output_rel) not in ours):
@@ -274,6 +280,45 @@ class BatchDriver:
                       "model or switches) and are kept as they are; pass --overwrite to redo them with these")
         return todo
 
+    def _claim_output_folder(self) -> None:
+        """One output folder, one input folder: another folder's batch here would overwrite its films and read
+        them as removed. A batch whose input folder is gone (moved, renamed) is taken over."""
+        here = as_text(str(self.input_dir))
+        before = self.ledger.meta(_INPUT_DIR_KEY)
+        if before is not None and before != here:
+            if Path(before).is_dir():
+                raise ConfigError(f"{self.output_dir} holds the batch of {before}; give each input folder its own "
+                                  "output folder (-o)")
+            self.echo(f"vidcolor: {self.output_dir} was the batch of {before}, which is gone; it is now {here}'s")
+        if before != here:
+            self.ledger.set_meta(_INPUT_DIR_KEY, here)
+
+    def _fingerprint(self, f: FoundFile) -> str | None:
+        try:
+            return fingerprint(f.path, f.size)
+        except OSError:
+            return None  # unreadable: the film fails when it is opened, with the reason
+
+    def _unchanged(self, f: FoundFile, row: JobRow) -> bool:
+        """The film is the one the row describes: same size and time, or same size and fingerprint (copied to
+        another drive, touched); then the row takes the new time."""
+        if row.size != f.size:
+            return False
+        if row.mtime_ns == f.mtime_ns:
+            return True
+        if row.fingerprint is None or self._fingerprint(f) != row.fingerprint:
+            return False
+        self.ledger.update(f.rel, mtime_ns=f.mtime_ns)
+        return True
+
+    def _output_intact(self, row: JobRow) -> bool:
+        """The row's output is there as this batch wrote it (same size; a damaged or replaced one is redone)."""
+        try:
+            size = (self.output_dir / row.output).stat().st_size
+        except OSError:
+            return False
+        return (self.output_dir / row.output).is_file() and (row.output_size is None or size == row.output_size)
+
     # ---------------------------------------------------------------- recording
     def started(self, job: Job, worker: str) -> int:
         """Record a new attempt; returns its number (attempts at this film with these settings, in every run)."""
@@ -293,7 +338,7 @@ class BatchDriver:
         note = "; ".join(notes) or None
         self.ledger.update(job.rel, state="done", error=note, finished=time.time(), seconds=result.seconds,
                            frames=result.frames, fps=result.fps, model_id=result.model_id, worker=result.worker,
-                           still=None)
+                           still=None, output_size=job.output_path.stat().st_size)
         try:
             still_rel = f"{STILLS_DIR}/{job.output_rel}.jpg"
             make_still_strip(job.input_path, job.output_path, self.output_dir / still_rel)
@@ -306,12 +351,13 @@ class BatchDriver:
                   f"({result.fps:.1f} fps)")
         self.write_report()
 
-    def failed(self, job: Job, error: str) -> bool:
-        """Record a failure; returns True when the film should be tried again in this run."""
+    def failed(self, job: Job, error: str, passing: bool = True) -> bool:
+        """Record a failure; returns True when the film should be tried again in this run: only for a `passing`
+        error (out of memory, a lost GPU), not for a film that cannot be read or written (the same again)."""
         self.ledger.update(job.rel, state="failed", error=error, finished=time.time())
         attempts = self.outcomes[job.rel].attempts
         self.outcomes[job.rel] = Outcome(job.rel, "failed", attempts=attempts, error=error)
-        retry = self.tries.get(job.rel, 0) < self.attempt_budget
+        retry = passing and self.tries.get(job.rel, 0) < self.attempt_budget
         self.echo(f"vidcolor: failed {job.rel}: {error}" + (" (will retry)" if retry else ""))
         self.write_report()
         return retry
@@ -330,7 +376,7 @@ class BatchDriver:
         seen = set(self.seen)
         rows = [r for r in self.ledger.rows() if r.path in seen]
         notes = report_notes(self.input_dir, self.model_id, self.shash)
-        return write_report(self.output_dir, rows, f"vidcolor batch: {self.input_dir.name}", notes)
+        return write_report(self.output_dir, rows, f"vidcolor batch: {self.input_dir.name}", notes, self.shash)
 
     def close(self) -> None:
         """Close the ledger."""
@@ -355,7 +401,7 @@ def _run_local(driver: BatchDriver, todo: list[Job], config: PipelineConfig, spe
             driver.interrupted(job, stop_signal)
             return True
         except Exception as e:  # noqa: BLE001 - one bad film never stops the batch
-            if driver.failed(job, one_line(e)):
+            if driver.failed(job, one_line(e), passing=not isinstance(e, VidcolorError)):
                 queue.append(job)
         else:
             driver.succeeded(job, result)

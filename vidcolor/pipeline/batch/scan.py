@@ -15,6 +15,7 @@ from ...media import MediaSource, writable_suffix
 from ...media.sink import FORMATS
 from ...media.temp_files import TEMP_MARKER
 from ..config import PipelineConfig
+from .ledger import LEDGER_NAME
 
 # Files with these extensions are expected to be films: when they are not, the batch says so.
 VIDEO_EXTENSIONS = frozenset({
@@ -66,6 +67,21 @@ def settings_hash(config: PipelineConfig, model_id: str, smoothing: bool, reuse_
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
+FINGERPRINT_SAMPLE_BYTES = 1 << 20  # bytes read at the start, middle and end of a film to fingerprint it
+
+
+def fingerprint(path: Path, size: int) -> str:
+    """A short hash of a film's size and of 1 MiB at its start, middle and end: the same for a copy or a touched
+    file, different for another version (a re-encode, a new transfer) at far less cost than hashing it all."""
+    digest = hashlib.sha256(str(size).encode())
+    with open(path, "rb") as f:
+        for offset in sorted({0, max(0, size // 2 - FINGERPRINT_SAMPLE_BYTES // 2),
+                              max(0, size - FINGERPRINT_SAMPLE_BYTES)}):
+            f.seek(offset)
+            digest.update(f.read(FINGERPRINT_SAMPLE_BYTES))
+    return digest.hexdigest()[:24]
+
+
 def as_text(rel: str) -> str:
     """A relative path as text the ledger, the report and a terminal take: a name's bytes that are not UTF-8
     (an old Latin-1 archive's) are written as \\xNN, which also names the mirrored output."""
@@ -80,8 +96,10 @@ def _skip_name(name: str) -> bool:
     return name.startswith(".") or TEMP_MARKER in name
 
 
-def walk_files(input_dir: Path, exclude: Path | None = None) -> Iterator[FoundFile]:
-    """Every candidate film under input_dir, sorted, skipping hidden entries and the excluded folder.
+def walk_files(input_dir: Path, exclude: Path | None = None,
+               on_output_folder: Callable[[Path], None] | None = None) -> Iterator[FoundFile]:
+    """Every candidate film under input_dir, sorted, skipping hidden entries, the excluded folder and every other
+    batch's output folder (one holding a ledger: its films are colorized already), told to `on_output_folder`.
 
     Symlinked subfolders are followed (archives link in folders from other drives), each real folder once (a
     real subfolder before a link to it; a link back up the tree is not walked again).
@@ -105,6 +123,11 @@ def walk_files(input_dir: Path, exclude: Path | None = None) -> Iterator[FoundFi
         root_path = Path(root)
         kept = [d for d in sorted(dirs) if not _skip_name(d)
                 and (exclude is None or (root_path / d).resolve() != exclude)]
+        outputs = [d for d in kept if (root_path / d / LEDGER_NAME).is_file()]
+        for d in outputs:
+            if on_output_folder is not None:
+                on_output_folder(root_path / d)
+        kept = [d for d in kept if d not in outputs]
         real = [d for d in kept if not (root_path / d).is_symlink() and first_visit(root_path / d)]
         linked = [d for d in kept if (root_path / d).is_symlink() and first_visit(root_path / d)]
         dirs[:] = sorted(real + linked)
