@@ -77,14 +77,10 @@ def test_ray_address_without_ray_says_how_to_install_it(films, tiny_model, monke
     assert "pip install 'vidcolor[cluster]'" in str(result.exception)
 
 
-def test_ctrl_c_finishes_the_current_film_and_exits_130(tmp_path, tiny_model):
-    d = tmp_path / "films"
-    d.mkdir()
-    mf.make_clip(d / "a.mp4", frames=240, width=160, height=96, gop=48)
-    mf.make_clip(d / "b.mp4", frames=8)
-    out = tmp_path / "out"
+def _batch_in_its_first_film(films: Path, out: Path, model: Path) -> subprocess.Popen:
+    """`vidcolor run DIR` in a process of its own, once it writes its first film (skips if it ends before)."""
     # Ctrl-C as a terminal delivers it, even when the suite runs as a background job (which ignores it)
-    proc = subprocess.Popen([sys.executable, "-m", "vidcolor", *_run_args(d, tiny_model, "-o", str(out))],
+    proc = subprocess.Popen([sys.executable, "-m", "vidcolor", *_run_args(films, model, "-o", str(out))],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 120
@@ -93,7 +89,17 @@ def test_ctrl_c_finishes_the_current_film_and_exits_130(tmp_path, tiny_model):
             break
         time.sleep(0.01)
     if proc.poll() is not None:
-        pytest.skip("the batch finished before Ctrl-C could be sent")
+        pytest.skip("the batch finished before it could be stopped")
+    return proc
+
+
+def test_ctrl_c_finishes_the_current_film_and_exits_130(tmp_path, tiny_model):
+    d = tmp_path / "films"
+    d.mkdir()
+    mf.make_clip(d / "a.mp4", frames=240, width=160, height=96, gop=48)
+    mf.make_clip(d / "b.mp4", frames=8)
+    out = tmp_path / "out"
+    proc = _batch_in_its_first_film(d, out, tiny_model)
     proc.send_signal(signal.SIGINT)
     stdout, stderr = proc.communicate(timeout=120)
     assert proc.returncode == 130, stderr[-800:]
@@ -109,15 +115,7 @@ def test_sigterm_aborts_the_current_film_cleanly_and_exits_143(tmp_path, tiny_mo
     mf.make_clip(d / "a.mp4", frames=240, width=160, height=96, gop=48)
     mf.make_clip(d / "b.mp4", frames=8)
     out = tmp_path / "out"
-    proc = subprocess.Popen([sys.executable, "-m", "vidcolor", *_run_args(d, tiny_model, "-o", str(out))],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and proc.poll() is None:
-        if out.is_dir() and any(".vidcolor-tmp-" in p.name for p in out.iterdir()):
-            break
-        time.sleep(0.01)
-    if proc.poll() is not None:
-        pytest.skip("the batch finished before SIGTERM could be sent")
+    proc = _batch_in_its_first_film(d, out, tiny_model)
     proc.send_signal(signal.SIGTERM)  # what `kill`, systemd and `docker stop` send
     stdout, stderr = proc.communicate(timeout=120)
     assert proc.returncode == 143, stderr[-800:]
