@@ -77,6 +77,15 @@ def test_ray_address_without_ray_says_how_to_install_it(films, tiny_model, monke
     assert "pip install 'vidcolor[cluster]'" in str(result.exception)
 
 
+def _long_and_short_films(tmp_path: Path) -> Path:
+    """A folder of a film long enough to be stopped in (a.mp4) and a short one after it (b.mp4)."""
+    d = tmp_path / "films"
+    d.mkdir()
+    mf.make_clip(d / "a.mp4", frames=240, width=160, height=96, gop=48)
+    mf.make_clip(d / "b.mp4", frames=8)
+    return d
+
+
 def _batch_in_its_first_film(films: Path, out: Path, model: Path) -> subprocess.Popen:
     """`vidcolor run DIR` in a process of its own, once it writes its first film (skips if it ends before)."""
     # Ctrl-C as a terminal delivers it, even when the suite runs as a background job (which ignores it)
@@ -94,12 +103,8 @@ def _batch_in_its_first_film(films: Path, out: Path, model: Path) -> subprocess.
 
 
 def test_ctrl_c_finishes_the_current_film_and_exits_130(tmp_path, tiny_model):
-    d = tmp_path / "films"
-    d.mkdir()
-    mf.make_clip(d / "a.mp4", frames=240, width=160, height=96, gop=48)
-    mf.make_clip(d / "b.mp4", frames=8)
     out = tmp_path / "out"
-    proc = _batch_in_its_first_film(d, out, tiny_model)
+    proc = _batch_in_its_first_film(_long_and_short_films(tmp_path), out, tiny_model)
     proc.send_signal(signal.SIGINT)
     stdout, stderr = proc.communicate(timeout=120)
     assert proc.returncode == 130, stderr[-800:]
@@ -110,12 +115,8 @@ def test_ctrl_c_finishes_the_current_film_and_exits_130(tmp_path, tiny_model):
 
 
 def test_sigterm_aborts_the_current_film_cleanly_and_exits_143(tmp_path, tiny_model):
-    d = tmp_path / "films"
-    d.mkdir()
-    mf.make_clip(d / "a.mp4", frames=240, width=160, height=96, gop=48)
-    mf.make_clip(d / "b.mp4", frames=8)
     out = tmp_path / "out"
-    proc = _batch_in_its_first_film(d, out, tiny_model)
+    proc = _batch_in_its_first_film(_long_and_short_films(tmp_path), out, tiny_model)
     proc.send_signal(signal.SIGTERM)  # what `kill`, systemd and `docker stop` send
     stdout, stderr = proc.communicate(timeout=120)
     assert proc.returncode == 143, stderr[-800:]
