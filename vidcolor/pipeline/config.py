@@ -122,5 +122,5 @@ def load_pipeline_config(name_or_path: str = "default") -> PipelineConfig:
     data.setdefault("name", path.stem)
     try:
         return PipelineConfig(**data).validate()
-    except TypeError as exc:
-        raise ConfigError(f"{path}: {exc}") from exc
+    except (TypeError, ConfigError) as exc:  # say which file holds the value
+        raise ConfigError(f"{path}: {exc}") from None
