@@ -9,6 +9,11 @@ class MediaError(VidcolorError):
     """The input or output media cannot be read or written."""
 
 
+class InputError(MediaError):
+    """The input itself cannot be colorized (empty, truncated, damaged, not a video): trying again gives the same
+    until the file changes (unlike a full disk or a folder that cannot be written)."""
+
+
 class ModelError(VidcolorError):
     """A checkpoint cannot be loaded or used."""
 

@@ -17,7 +17,7 @@ import av
 import pytest
 
 import media_factory as mf
-from vidcolor.errors import ConfigError, MediaError
+from vidcolor.errors import ConfigError, InputError, MediaError
 from vidcolor.pipeline.batch import LEDGER_NAME, ColorizerSpec, Ledger, run_directory
 from vidcolor.pipeline.batch import runner as runner_mod
 from vidcolor.pipeline.colorize import RunOptions
@@ -157,8 +157,8 @@ def test_one_output_folder_serves_one_input_folder(tmp_path, films, spec):
 def test_a_ledger_of_the_previous_version_is_brought_up_to_date(films, spec):
     out = _run(films, spec).output_dir
     db = sqlite3.connect(out / LEDGER_NAME)
-    db.execute("ALTER TABLE jobs DROP COLUMN fingerprint")
-    db.execute("ALTER TABLE jobs DROP COLUMN output_size")  # as the last version wrote it
+    for column in ("input_fault", "fingerprint", "output_size"):  # as the last version wrote it
+        db.execute(f"ALTER TABLE jobs DROP COLUMN {column}")
     db.commit()
     db.close()
     again = _run(films, spec)
@@ -327,13 +327,36 @@ def test_a_failing_film_is_retried_then_given_up(films, spec, monkeypatch):
 def test_a_film_that_cannot_be_read_is_not_retried_in_the_same_run(films, spec, monkeypatch):
     calls: list[str] = []
 
-    def damaged(job, *args):
+    def unwritable(job, *args):
         calls.append(job.rel)
-        raise MediaError(f"{job.rel} is truncated or corrupt (simulated)")  # the same on every attempt
+        raise MediaError(f"writing {job.rel} failed: No space left on device (simulated)")  # the same again now
 
-    monkeypatch.setattr(runner_mod, "colorize_job", damaged)
+    monkeypatch.setattr(runner_mod, "colorize_job", unwritable)
     summary = _run(films, spec, retries=3)
     assert calls == ["a.mp4", "reel2/b.mkv"] and _results(summary)["a.mp4"] == "failed"
+    calls.clear()
+    _run(films, spec, retries=3)
+    assert calls == ["a.mp4", "reel2/b.mkv"]  # the next run tries again: the disk may have room by then
+
+
+def test_a_damaged_film_is_tried_again_only_once_it_changes(films, spec, monkeypatch):
+    real = runner_mod.colorize_job
+    calls: list[str] = []
+
+    def damaged_a(job, *args):
+        calls.append(job.rel)
+        if job.rel == "a.mp4":
+            raise InputError("a.mp4 is truncated or corrupt at 0.40 s: Invalid data (simulated)")
+        return real(job, *args)
+
+    monkeypatch.setattr(runner_mod, "colorize_job", damaged_a)
+    assert _results(_run(films, spec))["a.mp4"] == "failed" and calls.count("a.mp4") == 1
+    calls.clear()
+    again = _run(films, spec)
+    assert calls == [] and "unchanged since the last run" in {o.rel: o for o in again.outcomes}["a.mp4"].error
+    mf.make_clip(films / "a.mp4", frames=9)  # a new transfer of the film
+    monkeypatch.setattr(runner_mod, "colorize_job", real)
+    assert _results(_run(films, spec))["a.mp4"] == "done"
 
 
 @pytest.fixture
@@ -449,7 +472,7 @@ def test_unwritable_container_falls_back_to_mkv(tmp_path, spec):
 
 
 def test_refuses_output_folder_equal_to_input(films, spec):
-    from vidcolor.errors import ConfigError, MediaError
+    from vidcolor.errors import ConfigError, InputError, MediaError
 
     with pytest.raises(ConfigError):
         run_directory(films, films, FAST, spec, QUIET, echo=_quiet_echo)
@@ -540,7 +563,7 @@ def test_a_run_that_failed_after_planning_does_not_disown_outputs(films, spec, m
     mf.make_clip(films / "a.mp4", frames=13, audio="aac")  # a new version
 
     def cluster_down(*args):
-        from vidcolor.errors import ConfigError, MediaError
+        from vidcolor.errors import ConfigError, InputError, MediaError
 
         raise ConfigError("cannot connect to Ray at host:1 (simulated)")
 
@@ -616,7 +639,7 @@ def test_only_vidcolor_temps_of_dead_runs_are_removed(tmp_path, spec):
 
 
 def test_a_second_batch_into_the_same_folder_is_refused(films, spec):
-    from vidcolor.errors import ConfigError, MediaError
+    from vidcolor.errors import ConfigError, InputError, MediaError
     from vidcolor.pipeline.batch.lock import BatchLock
 
     out = films.with_name("films.colorized")
@@ -628,7 +651,7 @@ def test_a_second_batch_into_the_same_folder_is_refused(films, spec):
 
 
 def test_a_corrupt_ledger_is_one_line(films, spec):
-    from vidcolor.errors import ConfigError, MediaError
+    from vidcolor.errors import ConfigError, InputError, MediaError
 
     out = films.with_name("films.colorized")
     out.mkdir()

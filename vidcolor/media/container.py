@@ -6,7 +6,7 @@ from pathlib import Path
 
 import av
 
-from vidcolor.errors import MediaError
+from vidcolor.errors import InputError, MediaError
 
 # Leading bytes of container formats: a file that starts like this but cannot be opened is damaged.
 _SIGNATURES = ((4, b"ftyp"), (0, b"\x1a\x45\xdf\xa3"), (0, b"RIFF"), (4, b"moov"), (4, b"mdat"), (4, b"wide"), (4, b"free"))
@@ -27,13 +27,13 @@ def open_container(path: Path) -> av.container.InputContainer:
     try:
         return av.open(str(path), "r", metadata_errors="replace")  # damaged tags must not stop a film
     except av.error.EOFError:
-        raise MediaError(f"{path.name} is truncated or empty: it ends before any video frame") from None
+        raise InputError(f"{path.name} is truncated or empty: it ends before any video frame") from None
     except av.error.InvalidDataError:
         if _looks_like_container(path):
-            raise MediaError(
+            raise InputError(
                 f"{path.name} is truncated or corrupt: its container cannot be read (header or index missing)"
             ) from None
-        raise MediaError(f"{path.name} is not a video file (FFmpeg cannot recognise its format)") from None
+        raise InputError(f"{path.name} is not a video file (FFmpeg cannot recognise its format)") from None
     except av.error.PermissionError:
         raise MediaError(f"{path.name} cannot be read (permission denied)") from None
     except av.error.FFmpegError as e:

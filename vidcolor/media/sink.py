@@ -12,7 +12,7 @@ from pathlib import Path
 import av
 import numpy as np
 
-from vidcolor.errors import MediaError
+from vidcolor.errors import InputError, MediaError
 from vidcolor.media.source import MediaSource
 from vidcolor.media.temp_files import (NEW_FILE_MODE, current_umask, name_too_long, remove_stale_temp_files,
                                        temp_prefix)
@@ -343,7 +343,7 @@ class MediaSink:
             if refused > MAX_REFUSED_PACKET_SHARE * offered:
                 advice = ("the stream is too damaged to copy" if self._out.format.name == "matroska"
                           else f"use -o {self._other_name('.mkv')}")
-                raise MediaError(f"the {self._out.format.name} muxer refused {refused} of the {offered} packets of "
+                raise InputError(f"the {self._out.format.name} muxer refused {refused} of the {offered} packets of "
                                  f"{_describe(streams[index])} in {self.source.path.name}; {advice}")
 
     def _drop(self, packet: av.Packet, source_stream: av.stream.Stream, error: av.error.FFmpegError) -> None:
@@ -462,7 +462,7 @@ class MediaSink:
             raise RuntimeError("MediaSink was aborted")
         try:
             if self.frames_written == 0:
-                raise MediaError(f"nothing was written to {self.final_path.name}: no video frame")
+                raise InputError(f"nothing was written to {self.final_path.name}: no video frame")
             self._release_held()
             self._check_refused_share()
             try:

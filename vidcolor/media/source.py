@@ -16,7 +16,7 @@ from pathlib import Path
 import av
 import numpy as np
 
-from vidcolor.errors import MediaError
+from vidcolor.errors import InputError, MediaError
 from vidcolor.media.container import open_container
 from vidcolor.media.display import display_view
 from vidcolor.media.frames import LumaFrame, VideoInfo
@@ -227,7 +227,7 @@ class MediaSource:
         if not self.path.is_file():
             raise MediaError(f"{self.path} is not a file")
         if self.path.stat().st_size == 0:
-            raise MediaError(f"{self.path.name} is empty (0 bytes)")
+            raise InputError(f"{self.path.name} is empty (0 bytes)")
         self._container = open_container(self.path)
         try:
             self._init_from_container()
@@ -240,14 +240,14 @@ class MediaSource:
         c = self._container
         vs = _pick_video_stream(c)
         if vs is None:
-            raise MediaError(f"{self.path.name} is not a video file (no video stream found)")
+            raise InputError(f"{self.path.name} is not a video file (no video stream found)")
         self._vindex = vs.index
         # AVI stores no presentation times; FFmpeg's guesses run out of order behind B-frames (88 of the 270
         # frames of OpenCV's Xvid Megamind.avi): see _AviSlots.
         self._slot_timed = c.format.name == "avi"
         first, field_order = self._probe_first_frame()
         if first is None:
-            raise MediaError(f"{self.path.name} is truncated or corrupt: its video stream has no decodable frame")
+            raise InputError(f"{self.path.name} is truncated or corrupt: its video stream has no decodable frame")
         tb = vs.time_base or Fraction(1, 90000)
         rate = vs.average_rate or vs.guessed_rate or None
         duration = None
@@ -391,7 +391,7 @@ class MediaSource:
                 break
             except av.error.FFmpegError as e:
                 at = f" after {float(last_pts * self.video.time_base):.2f} s" if last_pts is not None else ""
-                raise MediaError(f"{self.path.name} is truncated or corrupt{at}: {e.strerror or e}") from None
+                raise InputError(f"{self.path.name} is truncated or corrupt{at}: {e.strerror or e}") from None
             if packet.pts is not None and packet.time_base is not None:
                 end_s = float((packet.pts + (packet.duration or 0)) * packet.time_base)
                 self._read_end_s = max(self._read_end_s, end_s)
@@ -407,7 +407,7 @@ class MediaSource:
         for frame in self._lost_tail(vs, self._tally, last_pts):
             yield luma(frame)
         if index == 0:
-            raise MediaError(f"{self.path.name} is truncated or corrupt: no video frame could be decoded")
+            raise InputError(f"{self.path.name} is truncated or corrupt: no video frame could be decoded")
         self._check_complete(last_pts)
 
     def _decode(self, packet: av.Packet, tally: _DecodeTally) -> list[av.VideoFrame]:

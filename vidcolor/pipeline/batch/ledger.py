@@ -34,7 +34,8 @@ CREATE TABLE IF NOT EXISTS jobs (
     still TEXT,                     -- before/after still strip, relative to the output directory
     owned INTEGER NOT NULL DEFAULT 0,  -- 1 once this batch has started writing `output` (it may replace it)
     output_size INTEGER,            -- bytes of `output` as this batch wrote it (a damaged or replaced one is redone)
-    fingerprint TEXT                -- the input's size and sampled bytes: a film only touched or copied is not redone
+    fingerprint TEXT,               -- the input's size and sampled bytes: a film only touched or copied is not redone
+    input_fault INTEGER             -- 1: failed for the input itself (damaged, not a video): not tried again unchanged
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
 CREATE TABLE IF NOT EXISTS last_scan (path TEXT PRIMARY KEY);  -- the films found in the input by the last run
@@ -66,11 +67,12 @@ class JobRow:
     owned: int = 0
     output_size: int | None = None
     fingerprint: str | None = None
+    input_fault: int | None = None
 
 
 _COLUMNS = [f.name for f in fields(JobRow)]
 # Columns added since the first ledgers, with their SQL types: an older ledger gets them (empty) when opened.
-_ADDED_COLUMNS = {"output_size": "INTEGER", "fingerprint": "TEXT"}
+_ADDED_COLUMNS = {"output_size": "INTEGER", "fingerprint": "TEXT", "input_fault": "INTEGER"}
 
 
 class Ledger:

@@ -6,7 +6,7 @@ import os
 from collections import deque
 from typing import TYPE_CHECKING
 
-from ...errors import ConfigError, VidcolorError
+from ...errors import ConfigError, InputError, VidcolorError
 from ...media.temp_files import temp_files_of
 from ..colorize import RunOptions
 from ..config import PipelineConfig
@@ -32,8 +32,9 @@ def import_ray():
 
 
 def _task(job: Job, config: PipelineConfig, spec: ColorizerSpec, options: RunOptions):
-    """Body of one Ray task: ("ok", JobResult), ("failed", sentence) for a film that cannot be read or written, or
-    ("error", sentence) for a passing error worth a retry; Ctrl-C cancels it cleanly."""
+    """Body of one Ray task: ("ok", JobResult); ("damaged", sentence) for an input that cannot be colorized,
+    ("failed", sentence) for another film that cannot be read or written, ("error", sentence) for a passing error
+    worth a retry. Ctrl-C cancels it cleanly."""
     from .runner import one_line
 
     try:
@@ -41,6 +42,8 @@ def _task(job: Job, config: PipelineConfig, spec: ColorizerSpec, options: RunOpt
         if colorizer is None:
             colorizer = _WORKER_COLORIZERS[spec] = spec.load()
         return "ok", colorize_job(job, config, colorizer, options)
+    except InputError as e:
+        return "damaged", one_line(e)
     except VidcolorError as e:
         return "failed", one_line(e)
     except Exception as e:  # noqa: BLE001 - reported to the driver, which records it
@@ -101,7 +104,7 @@ def run_on_ray(driver: "BatchDriver", todo: list[Job], config: PipelineConfig, s
                         status, value = "error", f"Ray task failed: {' '.join(str(e).split())[:_ERROR_CHARS]}"
                     if status == "ok":
                         driver.succeeded(job, value)
-                    elif driver.failed(job, value, passing=status == "error"):
+                    elif driver.failed(job, value, passing=status == "error", input_fault=status == "damaged"):
                         queue.append(job)
         except KeyboardInterrupt as stop_signal:
             for ref in inflight:

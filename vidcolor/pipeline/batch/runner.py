@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from ...errors import ConfigError, MediaError, Terminated, VidcolorError
+from ...errors import ConfigError, InputError, MediaError, Terminated, VidcolorError
 from ...media.temp_files import is_stale_temp
 from ..colorize import RunOptions
 from ..config import PipelineConfig
@@ -239,6 +239,11 @@ class BatchDriver:
             unchanged = row is not None and self._unchanged(f, row)
             same = unchanged and row.settings_hash == self.shash
             finished = unchanged and row.state == "done" and f.rel not in clashing and self._output_intact(row)
+            if same and row.state == "failed" and row.input_fault:
+                self.outcomes[f.rel] = Outcome(f.rel, "failed", attempts=row.attempts,
+                                               error=f"{row.error} (unchanged since the last run: replace the file "
+                                                     "to try it again)")
+                continue
             if finished and (same or not self.overwrite):
                 # A film finished with other settings is kept, not replaced behind the user's back.
                 if not same:
@@ -351,10 +356,11 @@ class BatchDriver:
                   f"({result.fps:.1f} fps)")
         self.write_report()
 
-    def failed(self, job: Job, error: str, passing: bool = True) -> bool:
+    def failed(self, job: Job, error: str, passing: bool = True, input_fault: bool = False) -> bool:
         """Record a failure; returns True when the film should be tried again in this run: only for a `passing`
-        error (out of memory, a lost GPU), not for a film that cannot be read or written (the same again)."""
-        self.ledger.update(job.rel, state="failed", error=error, finished=time.time())
+        error (out of memory, a lost GPU), not for a film that cannot be read or written (the same again). An
+        `input_fault` (the film itself is damaged) is not tried again in later runs until the file changes."""
+        self.ledger.update(job.rel, state="failed", error=error, finished=time.time(), input_fault=int(input_fault))
         attempts = self.outcomes[job.rel].attempts
         self.outcomes[job.rel] = Outcome(job.rel, "failed", attempts=attempts, error=error)
         retry = passing and self.tries.get(job.rel, 0) < self.attempt_budget
@@ -401,7 +407,8 @@ def _run_local(driver: BatchDriver, todo: list[Job], config: PipelineConfig, spe
             driver.interrupted(job, stop_signal)
             return True
         except Exception as e:  # noqa: BLE001 - one bad film never stops the batch
-            if driver.failed(job, one_line(e), passing=not isinstance(e, VidcolorError)):
+            if driver.failed(job, one_line(e), passing=not isinstance(e, VidcolorError),
+                             input_fault=isinstance(e, InputError)):
                 queue.append(job)
         else:
             driver.succeeded(job, result)
