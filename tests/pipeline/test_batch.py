@@ -147,11 +147,15 @@ def test_one_output_folder_serves_one_input_folder(tmp_path, films, spec):
     with pytest.raises(ConfigError, match=f"holds the batch of {re.escape(str(films))}; give each input folder"):
         run_directory(other, out, FAST, spec, QUIET, echo=_quiet_echo)
     assert (out / "a.mp4").read_bytes() == before
+    films.rename(tmp_path / "unplugged")  # the drive is gone: another folder still may not take its batch
+    with pytest.raises(ConfigError, match="it is not there now, and these are not its films"):
+        run_directory(other, out, FAST, spec, QUIET, echo=_quiet_echo)
+    assert (out / "a.mp4").read_bytes() == before
     moved = tmp_path / "films_moved"
-    films.rename(moved)  # the input folder moved: its batch is taken over, its films still done
+    (tmp_path / "unplugged").rename(moved)  # the input folder moved: its batch goes on, its films still done
     said: list[str] = []
     summary = run_directory(moved, out, FAST, spec, QUIET, echo=said.append)
-    assert _results(summary)["a.mp4"] == "skipped" and any("which is gone" in line for line in said)
+    assert _results(summary)["a.mp4"] == "skipped" and any("has moved here" in line for line in said)
 
 
 def test_a_ledger_of_the_previous_version_is_brought_up_to_date(films, spec):

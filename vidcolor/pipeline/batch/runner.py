@@ -207,23 +207,22 @@ class BatchDriver:
     # ---------------------------------------------------------------- planning
     def plan(self) -> list[Job]:
         """Walk the input, decide each film's fate, record it; returns the films to colorize."""
-        self._claim_output_folder()
-        recovered = self.ledger.recover_interrupted()
-        if recovered:
-            self.echo(f"vidcolor: {len(recovered)} film(s) interrupted by an earlier run will be redone")
-
         def skip_output_folder(folder: Path) -> None:
             self.echo(f"vidcolor: left out {folder}: it is a vidcolor batch's output folder")
 
         found = list(walk_files(self.input_dir, exclude=self.output_dir, on_output_folder=skip_output_folder))
+        self._claim_output_folder(found)
+        recovered = self.ledger.recover_interrupted()
+        if recovered:
+            self.echo(f"vidcolor: {len(recovered)} film(s) interrupted by an earlier run will be redone")
         self.ledger.record_scan([f.rel for f in found])
         # Output names held: an input written in its own container keeps its name; every other film keeps the
         # output its ledger row names, and a film planned below takes a name no other holds (a.mpg and a.ts
         # are not both written to a.mkv). Rows that already share one (older versions did that) are redone, and
         # so is a film whose output name an input added since claims as its own (a.mpg's a.mkv, then an a.mkv).
         own_format = {output_key(f.rel) for f in found if Path(f.rel).suffix.lower() in FORMATS}
-        ours = {output_key(r.output) for r in self.ledger.rows() if r.owned}  # outputs this batch wrote
         rows = {f.rel: self.ledger.get(f.rel) for f in found}
+        ours = {output_key(r.output) for r in rows.values() if r is not None and r.owned}  # outputs this batch wrote
         holders: dict[str, set[str]] = {}
         for rel, row in rows.items():
             if row is not None:
@@ -285,18 +284,25 @@ class BatchDriver:
                       "model or switches) and are kept as they are; pass --overwrite to redo them with these")
         return todo
 
-    def _claim_output_folder(self) -> None:
+    def _claim_output_folder(self, found: list[FoundFile]) -> None:
         """One output folder, one input folder: another folder's batch here would overwrite its films and read
-        them as removed. A batch whose input folder is gone (moved, renamed) is taken over."""
+        them as removed. A batch whose input folder is gone is taken over only by the same films moved (one of
+        them at least found with its size and fingerprint): not by another folder while a drive is unplugged."""
         here = as_text(str(self.input_dir))
         before = self.ledger.meta(_INPUT_DIR_KEY)
-        if before is not None and before != here:
+        if before == here:
+            return
+        if before is not None:
+            refusal = (f"{self.output_dir} holds the batch of {before}; give each input folder its own output "
+                       "folder (-o)")
             if Path(before).is_dir():
-                raise ConfigError(f"{self.output_dir} holds the batch of {before}; give each input folder its own "
-                                  "output folder (-o)")
-            self.echo(f"vidcolor: {self.output_dir} was the batch of {before}, which is gone; it is now {here}'s")
-        if before != here:
-            self.ledger.set_meta(_INPUT_DIR_KEY, here)
+                raise ConfigError(refusal)
+            rows = {f.rel: self.ledger.get(f.rel) for f in found}
+            if not any(row is not None and row.size == f.size and row.fingerprint is not None
+                       and row.fingerprint == self._fingerprint(f) for f, row in ((f, rows[f.rel]) for f in found)):
+                raise ConfigError(f"{refusal} (it is not there now, and these are not its films)")
+            self.echo(f"vidcolor: {self.output_dir} was the batch of {before}, which has moved here; going on")
+        self.ledger.set_meta(_INPUT_DIR_KEY, here)
 
     def _fingerprint(self, f: FoundFile) -> str | None:
         try:
