@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import subprocess
@@ -167,7 +168,7 @@ def test_resolve_at_bounds(cut_run):
     src, _ = cut_run
     with MediaSource(src) as source:
         assert resolve_at(source, parse_time("f71")) == Fraction(71, 24)  # frame 71's own timestamp
-        assert resolve_at(source, parse_time("2.9")) == Fraction(29, 10)
+        assert resolve_at(source, parse_time("2.9")) == Fraction(29, 10) + Fraction(1, 2000)  # rounded labels
         for bad in ("3", "00:00:03.000", "f72", "1:00"):
             with pytest.raises(ConfigError, match="beyond the end"):
                 resolve_at(source, parse_time(bad))
@@ -378,6 +379,15 @@ def test_vfr_frame_count_and_labels(vfr_film, tiny_model, tmp_path, monkeypatch)
     assert _barcode(cv2.imread(str(plain), cv2.IMREAD_GRAYSCALE)) == 40
 
 
+def test_a_printed_time_typed_back_names_the_same_frame(clip_factory):
+    film = clip_factory("film24.mp4", frames=48, fps=24)  # frame k at k/24 s: about half round down to the ms
+    with MediaSource(film) as source:
+        for k in range(48):
+            label = format_time(source.frame_pts(k) * source.video.time_base)
+            seconds = resolve_at(source, parse_time(label))
+            assert source.frame_number(source.video.start_pts + math.floor(seconds / source.video.time_base)) == k
+
+
 def test_a_grid_over_a_short_film_shows_each_frame_once(clip_factory):
     short = clip_factory("short.mp4", frames=5)
     with MediaSource(short) as source:
@@ -394,7 +404,7 @@ def test_mpeg_ps_previews_reach_its_end(ps_film, tiny, tiny_model, tmp_path):
     with MediaSource(ps_film) as source:
         assert source.video.duration_seconds < 2.9  # the premise: the declared length is short
         assert readable_length(source) == 3
-        assert resolve_at(source, parse_time("2.9")) == Fraction(29, 10)
+        assert resolve_at(source, parse_time("2.9")) == Fraction(29, 10) + Fraction(1, 2000)  # rounded labels
         with pytest.raises(ConfigError, match=r"which has 72 frames \(f0 to f71\)"):
             resolve_at(source, parse_time("f72"))
         with pytest.raises(ConfigError, match="which lasts 00:00:03.000"):

@@ -41,6 +41,7 @@ CUT_WARMUP_SECONDS = 1.0
 # mean chroma error of 0.01-0.02 code values (max 1, a rounding step); libx264 at crf 18 adds far more.
 SMOOTHING_HISTORY_TOLERANCE = 0.1
 FALLBACK_FRAME_RATE = Fraction(25)
+TYPED_TIME_TOLERANCE_S = Fraction(1, 2000)  # half the millisecond printed times are rounded to
 VARIANT_TEMPERATURE = 0.6
 _NO_PIXELS = np.zeros((0, 0), np.uint8)
 
@@ -92,7 +93,9 @@ def resolve_at(source: MediaSource, spec: TimeSpec) -> Fraction:
             raise ConfigError(f"{spec.text} is beyond the end of {name}: its frames end at {format_time(length)}, "
                               f"short of its declared {format_time(declared)} (a truncated file?)")
         raise ConfigError(f"{spec.text} is beyond the end of {name}, which lasts {format_time(length)}")
-    return spec.seconds
+    # Times are printed rounded to the millisecond: a label typed back names its own frame, even one that starts
+    # up to half a millisecond after it (at 24 fps, every other frame).
+    return min(spec.seconds + TYPED_TIME_TOLERANCE_S, max(spec.seconds, length - Fraction(1, 1_000_000)))
 
 
 def default_time(source: MediaSource) -> Fraction:
