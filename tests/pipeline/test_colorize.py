@@ -108,6 +108,15 @@ def test_existing_output_needs_overwrite_and_input_is_never_the_output(gray_clip
     assert default_output_path(named) == tmp_path / "a.b.color.mkv"
 
 
+def test_namesakes_in_other_containers_get_distinct_default_outputs(tmp_path):
+    ts = mf.make_clip(tmp_path / "tc.ts", frames=2)  # written as Matroska
+    mkv = mf.make_clip(tmp_path / "tc.mkv", frames=2)  # kept as it is
+    assert default_output_path(mkv) == tmp_path / "tc.color.mkv"
+    assert default_output_path(ts) == tmp_path / "tc.ts.color.mkv"  # not the .mkv film's tc.color.mkv
+    alone = mf.make_clip(tmp_path / "solo.ts", frames=2)
+    assert default_output_path(alone) == tmp_path / "solo.color.mkv"
+
+
 def test_failure_mid_run_leaves_no_file(gray_clip, tiny, tmp_path, monkeypatch):
     calls = {"n": 0}
     real = tiny.predict_ab

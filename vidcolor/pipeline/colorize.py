@@ -9,6 +9,7 @@ stages give back-pressure and keep memory flat whatever the film's length.
 
 from __future__ import annotations
 
+import glob
 import os
 import threading
 import time
@@ -88,10 +89,22 @@ class WorkFrame:
 def default_output_path(input_path: Path) -> Path:
     """IN_stem.color.EXT beside the input; .mkv (or .mp4) in place of a container vidcolor does not write or
     that cannot hold the film's other streams (MPEG program and transport streams, WebM, MXF, FLV...), as
-    for the films of a directory."""
+    for the films of a directory. A film so converted that has a namesake in another container beside it
+    (tc.mxf beside tc.mkv) keeps its own extension in the name (tc.mxf.color.mkv): one never takes the other's."""
     with MediaSource(input_path) as source:
         suffix = writable_suffix(source, input_path.suffix) or input_path.suffix
-    return input_path.with_name(f"{input_path.stem}.color{suffix}")
+    stem = input_path.stem
+    if suffix.lower() != input_path.suffix.lower() and _namesakes(input_path):
+        stem = input_path.name
+    return input_path.with_name(f"{stem}.color{suffix}")
+
+
+def _namesakes(input_path: Path) -> list[Path]:
+    """Films beside this one with the same stem in other containers."""
+    from .batch.scan import VIDEO_EXTENSIONS
+
+    return [p for p in input_path.parent.glob(f"{glob.escape(input_path.stem)}.*")
+            if p.suffix.lower() in VIDEO_EXTENSIONS and p.name != input_path.name]
 
 
 def check_output_path(input_path: Path, output_path: Path, overwrite: bool) -> None:
