@@ -215,6 +215,25 @@ def test_the_container_hint_never_names_the_input_itself(clip_factory):
         MediaSink(src.with_suffix(".mp4"), s)
 
 
+def test_matroska_attachments_are_kept_or_said_to_be_left(clip_factory, tmp_path, caplog):
+    plain = clip_factory("plain.mkv", audio="aac")
+    src = tmp_path / "fonts.mkv"
+    with av.open(str(plain)) as i, av.open(str(src), "w") as o:  # the same film with a font attached
+        out = {s.index: o.add_stream_from_template(s) for s in i.streams}
+        o.add_attachment("Subtitle Sans.ttf", "font/ttf", b"\0\1\0\0 not a real font")
+        for packet in i.demux():
+            if packet.dts is not None:
+                packet.stream = out[packet.stream.index]
+                o.mux(packet)
+    kept = roundtrip(src, tmp_path / "out.mkv")
+    with av.open(str(kept)) as c:
+        fonts = [(a.name, a.mimetype, bytes(a.data)) for a in c.streams if a.type == "attachment"]
+    assert fonts == [("Subtitle Sans.ttf", "font/ttf", b"\0\1\0\0 not a real font")]
+    with caplog.at_level("WARNING"):
+        roundtrip(src, tmp_path / "out.mp4")
+    assert "attachment(s) (Subtitle Sans.ttf) are not copied" in caplog.text
+
+
 def test_no_temp_left_after_commit(gray_clip, tmp_path):
     out_dir = tmp_path / "o"
     out_dir.mkdir()

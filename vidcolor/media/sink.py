@@ -303,11 +303,27 @@ class MediaSink:
                     o.metadata[k.lower()] = v
             o.disposition = s.disposition
             self._map[s.index] = o
+        self._copy_attachments(fmt)
         for k, v in self.source.metadata.items():
             if k.lower() not in _MUXER_KEYS:
                 out.metadata[k] = v
         if self.source.chapters:
             out.set_chapters(self.source.chapters)
+
+    def _copy_attachments(self, fmt: str) -> None:
+        """Matroska attachments (the fonts of styled subtitles, notes) into a Matroska output; what cannot go
+        into this output (attachments elsewhere, cover art) is said, not dropped in silence."""
+        source = self.source
+        if fmt == "matroska":
+            for a in source.attachments:
+                self._out.add_attachment(a.name or "attachment", a.mimetype or "application/octet-stream",
+                                         bytes(a.data))
+        elif source.attachments:
+            names = ", ".join(a.name or "unnamed" for a in source.attachments)
+            log.warning("%s: its %d attachment(s) (%s) are not copied: only .mkv files hold attachments; use -o %s",
+                        source.path.name, len(source.attachments), names, self._other_name(".mkv"))
+        if source.cover_art:
+            log.warning("%s: its cover art is not copied", source.path.name)
 
     # ---------------------------------------------------------------- writing
     @property

@@ -291,6 +291,8 @@ class MediaSource:
             bit_depth=bit_depth_of(pix_fmt),
         )
         self.kept_streams = [s for s in c.streams if s.type in _KEPT_TYPES]
+        self.attachments = [s for s in c.streams if s.type == "attachment"]  # Matroska's fonts, notes, covers
+        self.cover_art = [s for s in c.streams.video if s.disposition & av.stream.Disposition.attached_pic]
         self.metadata: dict[str, str] = dict(c.metadata)
         self.chapters: list[dict] = list(c.chapters())
 
