@@ -379,6 +379,15 @@ def test_vfr_frame_count_and_labels(vfr_film, tiny_model, tmp_path, monkeypatch)
     assert _barcode(cv2.imread(str(plain), cv2.IMREAD_GRAYSCALE)) == 40
 
 
+def test_a_tiny_films_panels_are_enlarged_under_their_labels(clip_factory, tiny_model, tmp_path):
+    tiny_film = clip_factory("tiny.mp4", width=16, height=16, frames=12)
+    sheet = tmp_path / "sheet.png"
+    result = _cli([tiny_film, "--grid", "4", "-o", sheet, "--model", tiny_model, "--pipeline", "fast",
+                   "--device", "cpu"])
+    assert result.exit_code == 0, result.output
+    assert cv2.imread(str(sheet)).shape[:2] == (2 * 96 + 4, 2 * 96 + 4)  # 16 px frames shown 6x, 2 x 2 tiles
+
+
 def test_a_printed_time_typed_back_names_the_same_frame(clip_factory):
     film = clip_factory("film24.mp4", frames=48, fps=24)  # frame k at k/24 s: about half round down to the ms
     with MediaSource(film) as source:

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 GAP_PX = 4  # between panels and rows
 BACKGROUND_RGB = (24, 24, 24)
 GRID_PANEL_MAX_WIDTH_PX = 480  # contact-sheet panels are shrunk to this width at most
+MIN_PANEL_WIDTH_PX = 96  # labelled panels of smaller films are enlarged (whole pixels) to at least this width
 LABEL_FONT = cv2.FONT_HERSHEY_SIMPLEX
 
 
@@ -72,6 +73,9 @@ def frame_row(pf: PreviewFrame, info: VideoInfo, *, side_by_side: bool = False, 
     out = []
     for img, text in panels:
         img = display_view(img, info)
+        if img.shape[1] < MIN_PANEL_WIDTH_PX:  # a tiny film: pixels enlarged, so its label does not hide it
+            scale = math.ceil(MIN_PANEL_WIDTH_PX / img.shape[1])
+            img = cv2.resize(img, (img.shape[1] * scale, img.shape[0] * scale), interpolation=cv2.INTER_NEAREST)
         if max_panel_width and img.shape[1] > max_panel_width:
             h = max(1, round(img.shape[0] * max_panel_width / img.shape[1]))
             img = cv2.resize(img, (max_panel_width, h), interpolation=cv2.INTER_AREA)
