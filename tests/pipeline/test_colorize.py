@@ -117,6 +117,29 @@ def test_namesakes_in_other_containers_get_distinct_default_outputs(tmp_path):
     assert default_output_path(alone) == tmp_path / "solo.color.mkv"
 
 
+def test_an_input_written_to_while_it_is_read_is_said(tiny, tmp_path, monkeypatch, caplog):
+    film = mf.make_clip(tmp_path / "copying.mkv", frames=12)
+    real_write = colorize_module.MediaSink.write_frame
+    grown = []
+
+    def write_while_copying(self, *args):
+        if not grown:  # the copy goes on while the film is read
+            with open(film, "ab") as f:
+                f.write(b"\0" * 4096)
+            grown.append(True)
+        return real_write(self, *args)
+
+    monkeypatch.setattr(colorize_module.MediaSink, "write_frame", write_while_copying)
+    with caplog.at_level("WARNING"):
+        stats = colorize_video(film, tmp_path / "out.mkv", FAST, tiny, RunOptions(progress=False))
+    assert stats.input_changed and "copying.mkv changed while it was read" in caplog.text
+    monkeypatch.setattr(colorize_module.MediaSink, "write_frame", real_write)
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        again = colorize_video(film, tmp_path / "out.mkv", FAST, tiny, RunOptions(progress=False, overwrite=True))
+    assert not again.input_changed and "changed while" not in caplog.text
+
+
 def test_failure_mid_run_leaves_no_file(gray_clip, tiny, tmp_path, monkeypatch):
     calls = {"n": 0}
     real = tiny.predict_ab

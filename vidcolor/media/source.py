@@ -226,8 +226,10 @@ class MediaSource:
             raise MediaError(f"{self.path} does not exist")
         if not self.path.is_file():
             raise MediaError(f"{self.path} is not a file")
-        if self.path.stat().st_size == 0:
+        opened = self.path.stat()
+        if opened.st_size == 0:
             raise InputError(f"{self.path.name} is empty (0 bytes)")
+        self._opened_as = (opened.st_size, opened.st_mtime_ns)
         self._container = open_container(self.path)
         try:
             self._init_from_container()
@@ -308,6 +310,15 @@ class MediaSource:
             except av.error.FFmpegError:
                 pass
         return None, "progressive"
+
+    def changed_since_opened(self) -> bool:
+        """True when the file's size or time moved since it was opened: written to meanwhile (still being copied
+        or captured), so what was read may be only part of it."""
+        try:
+            now = self.path.stat()
+        except OSError:
+            return True
+        return (now.st_size, now.st_mtime_ns) != self._opened_as
 
     @property
     def concealed_errors(self) -> int:

@@ -10,6 +10,7 @@ stages give back-pressure and keep memory flat whatever the film's length.
 from __future__ import annotations
 
 import glob
+import logging
 import os
 import threading
 import time
@@ -32,6 +33,8 @@ from .config import PipelineConfig
 from .shots import CutDetector, thumbnail
 from .smoothing import FlowSmoother
 from .stages import END, Channel, start_stage
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -57,6 +60,7 @@ class RunStats:
     global_calls: int = 0
     concealed_errors: int = 0
     truncated_at_seconds: float | None = None  # the film ended this far in, well before its declared end
+    input_changed: bool = False  # the input was written to while it was read (still being copied?)
     model_id: str = ""
     cut_frames: list[int] = field(default_factory=list)
     # Per queue between two stages, "producer->consumer": (seconds the producer waited for room,
@@ -389,6 +393,10 @@ def colorize_video(input_path: str | os.PathLike, output_path: str | os.PathLike
                 t.join(timeout=10)
         stats.concealed_errors = source.concealed_errors + sink.dropped_packets  # video concealed, copied dropped
         stats.truncated_at_seconds = source.truncated_at_seconds
+        stats.input_changed = source.changed_since_opened()
+        if stats.input_changed:
+            log.warning("%s changed while it was read (still being copied or recorded?): the output holds what was "
+                        "there; run it again once the file is complete", input_path.name)
     stats.waits_s = {name: (ch.producer_wait_s, ch.consumer_wait_s) for name, ch in
                      (("decode->model", decoded), ("model->compose", predicted), ("compose->encode", composed))}
     stats.groups = predictor.groups

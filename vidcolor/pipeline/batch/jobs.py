@@ -61,6 +61,7 @@ class JobResult:
     concealed_errors: int
     worker: str
     truncated_at_seconds: float | None = None  # the input ended this far in, well before its declared end
+    input_changed: bool = False  # the input was written to while it was read (still being copied?)
 
     @property
     def fps(self) -> float:
@@ -83,4 +84,4 @@ def colorize_job(job: Job, config: PipelineConfig, colorizer: "Colorizer", optio
         raise MediaError(f"cannot make the output folder {folder}: {why}") from None
     stats = colorize_video(job.input_path, job.output_path, config, colorizer, options)
     return JobResult(stats.frames, stats.seconds, stats.model_id, stats.concealed_errors, worker_name(),
-                     stats.truncated_at_seconds)
+                     stats.truncated_at_seconds, stats.input_changed)

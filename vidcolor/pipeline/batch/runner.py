@@ -343,6 +343,8 @@ class BatchDriver:
         notes = []
         if result.concealed_errors:
             notes.append(f"{result.concealed_errors} corrupt packets concealed")
+        if result.input_changed:
+            notes.append("the input changed while it was read (still being copied?): the next run does it again")
         if result.truncated_at_seconds is not None:
             notes.append(f"the input ends after {result.truncated_at_seconds:.1f} s, before its declared end "
                          "(truncated?): only that much was colorized")
