@@ -343,6 +343,17 @@ def test_a_film_that_cannot_be_read_is_not_retried_in_the_same_run(films, spec, 
     assert calls == ["a.mp4", "reel2/b.mkv"]  # the next run tries again: the disk may have room by then
 
 
+def test_a_stop_after_a_film_is_written_counts_it_done(films, spec, monkeypatch):
+    def stopped_while_making_its_still(*args):
+        raise KeyboardInterrupt  # Ctrl-C or SIGTERM between the film's end and the next film
+
+    monkeypatch.setattr(runner_mod, "make_still_strip", stopped_while_making_its_still)
+    summary = _run(films, spec)
+    assert _results(summary)["a.mp4"] == "done" and (summary.output_dir / "a.mp4").is_file()
+    assert summary.stopped and not summary.aborted and "after the current film" in summary.table()
+    assert summary.exit_code == 130
+
+
 def test_a_damaged_film_is_tried_again_only_once_it_changes(films, spec, monkeypatch):
     real = runner_mod.colorize_job
     calls: list[str] = []
@@ -676,7 +687,7 @@ def test_ctrl_c_twice_while_planning_stops_cleanly(films, spec, monkeypatch):
 
     monkeypatch.setattr(runner_mod, "probe", interrupted_probe)
     summary = _run(films, spec)
-    assert summary.exit_code == 130 and summary.aborted
+    assert summary.exit_code == 130 and summary.stopped and not summary.aborted  # no film was in progress
     assert set(_results(summary).values()) <= {"failed", "not started"}
     assert "stopped by Ctrl-C" in summary.table()
 

@@ -203,6 +203,7 @@ class BatchDriver:
         self.seen: list[str] = []
         self.jobs: dict[str, Job] = {}
         self.tries: dict[str, int] = {}  # attempts made in this run, per film: each run has 1 + retries
+        self.aborted_film: str | None = None  # a film stopped half-way by Ctrl-C or SIGTERM (its output deleted)
 
     # ---------------------------------------------------------------- planning
     def plan(self) -> list[Job]:
@@ -286,8 +287,8 @@ class BatchDriver:
 
     def _claim_output_folder(self, found: list[FoundFile]) -> None:
         """One output folder, one input folder: another folder's batch here would overwrite its films and read
-        them as removed. A batch whose input folder is gone is taken over only by the same films moved (one of
-        them at least found with its size and fingerprint): not by another folder while a drive is unplugged."""
+        them as removed. A batch whose input folder is gone is taken over only by the same films moved (half of
+        them at least found with their sizes and fingerprints): not by another folder while a drive is unplugged."""
         here = as_text(str(self.input_dir))
         before = self.ledger.meta(_INPUT_DIR_KEY)
         if before == here:
@@ -298,8 +299,9 @@ class BatchDriver:
             if Path(before).is_dir():
                 raise ConfigError(refusal)
             rows = {f.rel: self.ledger.get(f.rel) for f in found}
-            if not any(row is not None and row.size == f.size and row.fingerprint is not None
-                       and row.fingerprint == self._fingerprint(f) for f, row in ((f, rows[f.rel]) for f in found)):
+            same = sum(1 for f in found if rows[f.rel] is not None and rows[f.rel].size == f.size
+                       and rows[f.rel].fingerprint is not None and rows[f.rel].fingerprint == self._fingerprint(f))
+            if not same or same < len(self.ledger.rows()) / 2:  # the batch's films, moved: most of them here
                 raise ConfigError(f"{refusal} (it is not there now, and these are not its films)")
             self.echo(f"vidcolor: {self.output_dir} was the batch of {before}, which has moved here; going on")
         self.ledger.set_meta(_INPUT_DIR_KEY, here)
@@ -352,14 +354,14 @@ class BatchDriver:
         self.ledger.update(job.rel, state="done", error=note, finished=time.time(), seconds=result.seconds,
                            frames=result.frames, fps=result.fps, model_id=result.model_id, worker=result.worker,
                            still=None, output_size=job.output_path.stat().st_size)
+        self.outcomes[job.rel] = Outcome(job.rel, "done", result.frames, result.fps, result.seconds,
+                                         self.outcomes[job.rel].attempts, note)  # done, whatever stops us next
         try:
             still_rel = f"{STILLS_DIR}/{job.output_rel}.jpg"
             make_still_strip(job.input_path, job.output_path, self.output_dir / still_rel)
             self.ledger.update(job.rel, still=still_rel)
         except Exception as e:  # noqa: BLE001 - the film is fine; only its picture in the report is missing
             self.echo(f"vidcolor: warning: no still for {job.rel}: {one_line(e)}")
-        self.outcomes[job.rel] = Outcome(job.rel, "done", result.frames, result.fps, result.seconds,
-                                         self.outcomes[job.rel].attempts, note)
         self.echo(f"vidcolor: done {job.rel}: {result.frames} frames in {result.seconds:.1f} s "
                   f"({result.fps:.1f} fps)")
         self.write_report()
@@ -384,6 +386,7 @@ class BatchDriver:
         why = f"interrupted by {'SIGTERM' if isinstance(stop, Terminated) else 'Ctrl-C'}"
         self.ledger.update(job.rel, state="pending", error=why, finished=time.time(), attempts=attempts)
         self.outcomes[job.rel] = Outcome(job.rel, "not started", attempts=attempts, error=why)
+        self.aborted_film = job.rel
 
     def write_report(self) -> Path:
         """Rewrite OUTDIR/report.html from the ledger rows of the films seen in this run."""
@@ -472,12 +475,13 @@ def _run_locked(input_dir: Path, out: Path, config: PipelineConfig, colorizer: C
                 if ray_address:
                     from .ray_runner import run_on_ray
 
-                    summary.aborted = run_on_ray(driver, todo, config, colorizer, batch_options, stop, ray_address)
+                    run_on_ray(driver, todo, config, colorizer, batch_options, stop, ray_address)
                 else:
-                    summary.aborted = _run_local(driver, todo, config, colorizer, batch_options, stop)
+                    _run_local(driver, todo, config, colorizer, batch_options, stop)
             except KeyboardInterrupt:
-                summary.aborted = True
-            summary.stopped = stop.requested or summary.aborted
+                summary.stopped = True  # while planning, or between films
+            summary.aborted = driver.aborted_film is not None
+            summary.stopped = summary.stopped or stop.requested or summary.aborted
             summary.terminated = stop.terminated
         summary.report_path = driver.write_report()
     finally:
