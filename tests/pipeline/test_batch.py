@@ -147,7 +147,10 @@ def test_one_output_folder_serves_one_input_folder(tmp_path, films, spec):
     with pytest.raises(ConfigError, match=f"holds the batch of {re.escape(str(films))}; give each input folder"):
         run_directory(other, out, FAST, spec, QUIET, echo=_quiet_echo)
     assert (out / "a.mp4").read_bytes() == before
-    films.rename(tmp_path / "unplugged")  # the drive is gone: another folder still may not take its batch
+    films.rename(tmp_path / "unplugged")  # the drive is gone: another folder still may not take its batch,
+    shutil.copy(tmp_path / "unplugged" / "reel2" / "b.mkv", other / "b.mkv")  # not even one holding a copy of a film
+    (other / "reel2").mkdir()
+    shutil.copy(tmp_path / "unplugged" / "reel2" / "b.mkv", other / "reel2" / "b.mkv")
     with pytest.raises(ConfigError, match="it is not there now, and these are not its films"):
         run_directory(other, out, FAST, spec, QUIET, echo=_quiet_echo)
     assert (out / "a.mp4").read_bytes() == before
