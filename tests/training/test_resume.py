@@ -132,6 +132,16 @@ def test_resume_goes_on_with_other_steps_batch_size_and_crop(photos, cache, tmp_
     assert ckpt.training["steps"] == 4 and ckpt.training["finished"] and ckpt.net.config.head == "classification"
 
 
+def test_a_shorter_steps_leaves_an_unfinished_run_to_resume(photos, cache, tmp_path, monkeypatch, capsys):
+    out = tmp_path / "u.pt"
+    saved = _unfinished(photos, cache, out, monkeypatch, steps=3)  # 3 steps of a run of 3, the int8 pass not done
+    train(_cfg(photos, cache, out, max_steps=2))  # a shorter run asked by mistake
+    assert "nothing to do, the file is left as it is (run with --steps 3 to resume that run)" in capsys.readouterr().out
+    assert out.read_bytes() == saved
+    train(_cfg(photos, cache, out, max_steps=3))  # its own length: resumed, and finished
+    assert load_checkpoint(out).training["finished"] and load_checkpoint(out).training["steps"] == 3
+
+
 def test_init_naming_the_output_itself_is_refused(photos, cache, tmp_path, monkeypatch):
     out = tmp_path / "u.pt"
     before = _unfinished(photos, cache, out, monkeypatch)

@@ -120,8 +120,12 @@ def run_length_text(cfg: TrainConfig) -> str:
 
 
 def nothing_to_do_message(path: Path, ckpt: Checkpoint, cfg: TrainConfig) -> str:
-    """What a finished checkpoint that needs no more training says, and how to train it further."""
+    """What a checkpoint that needs no more training under these settings says, and how to train it further."""
     steps = ckpt.training.get("steps", "?")
     longer = "--steps or --minutes" if cfg.max_minutes else "--steps"
+    if not ckpt.training.get("finished"):
+        planned = ckpt.training.get("max_steps", "?")
+        return (f"{path} has {steps} steps of an unfinished run of {planned}, already past {run_length_text(cfg)}; "
+                f"nothing to do, the file is left as it is (run with --steps {planned} to resume that run)")
     return (f"{path} is already fully trained ({steps} steps, {run_length_text(cfg)}); nothing to do (give a larger "
             f"{longer} to train it further, or --init {path} with another -o to fine-tune from it)")

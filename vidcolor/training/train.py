@@ -89,9 +89,12 @@ def _reached(ckpt: Checkpoint) -> tuple[int, float]:
 
 
 def _fully_trained(ckpt: Checkpoint, cfg: TrainConfig) -> bool:
-    """True for a finished checkpoint that this run's --steps and --minutes would not train further."""
-    return bool(ckpt.training.get("finished")) and progress_fraction(*_reached(ckpt), cfg.max_steps,
-                                                                     cfg.max_minutes) >= 1.0
+    """True for a checkpoint that this run's --steps and --minutes would not train further: finished, or an
+    unfinished one already past them (left as it is, so that its own longer run still resumes)."""
+    done = progress_fraction(*_reached(ckpt), cfg.max_steps, cfg.max_minutes) >= 1.0
+    if ckpt.training.get("finished"):
+        return done
+    return done and cfg.max_steps < int(ckpt.training.get("max_steps", cfg.max_steps))  # not its own run's length
 
 
 def _resume_message(out_path: Path, ckpt: Checkpoint, cfg: TrainConfig, images: int) -> str:
