@@ -13,7 +13,7 @@ import media_factory as mf
 from vidcolor.errors import ConfigError
 from vidcolor.model.colorizer import Colorizer
 import vidcolor.pipeline.colorize as colorize_module
-from vidcolor.pipeline.colorize import RunOptions, colorize_video, default_output_path
+from vidcolor.pipeline.colorize import RunOptions, check_output_path, colorize_video, default_output_path
 from vidcolor.pipeline.config import load_pipeline_config
 
 FAST = load_pipeline_config("default").replace(x264_preset="ultrafast", batch_size=4, keyframe_lookahead_frames=6)
@@ -115,6 +115,10 @@ def test_namesakes_in_other_containers_get_distinct_default_outputs(tmp_path):
     assert default_output_path(ts) == tmp_path / "tc.ts.color.mkv"  # not the .mkv film's tc.color.mkv
     alone = mf.make_clip(tmp_path / "solo.ts", frames=2)
     assert default_output_path(alone) == tmp_path / "solo.color.mkv"
+    (tmp_path / "solo.color.mkv").write_bytes(b"solo.ts colorized before solo.mkv came")
+    late = mf.make_clip(tmp_path / "solo.mkv", frames=2)
+    with pytest.raises(ConfigError, match="maybe the colorized copy of solo.ts; give this film another name with -o"):
+        check_output_path(late, default_output_path(late), overwrite=False)
 
 
 def test_an_input_written_to_while_it_is_read_is_said(tiny, tmp_path, monkeypatch, caplog):

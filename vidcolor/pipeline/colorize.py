@@ -108,7 +108,7 @@ def _namesakes(input_path: Path) -> list[Path]:
     from .batch.scan import VIDEO_EXTENSIONS
 
     return [p for p in input_path.parent.glob(f"{glob.escape(input_path.stem)}.*")
-            if p.suffix.lower() in VIDEO_EXTENSIONS and p.name != input_path.name]
+            if p.stem == input_path.stem and p.suffix.lower() in VIDEO_EXTENSIONS and p.name != input_path.name]
 
 
 def check_output_path(input_path: Path, output_path: Path, overwrite: bool) -> None:
@@ -120,6 +120,10 @@ def check_output_path(input_path: Path, output_path: Path, overwrite: bool) -> N
     if output_path.is_dir():
         raise ConfigError(f"the output {output_path} is a directory; give a file name")
     if output_path.exists() and not overwrite:
+        others = [p.name for p in _namesakes(input_path)]
+        if others:  # tc.ts was colorized to tc.color.mkv before tc.mkv came beside it
+            raise ConfigError(f"{output_path} already exists, maybe the colorized copy of {', '.join(others)}; give "
+                              "this film another name with -o, or pass --overwrite to replace it")
         raise ConfigError(f"{output_path} already exists; pass --overwrite to replace it")
 
 
