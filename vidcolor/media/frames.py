@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -35,6 +36,11 @@ class VideoInfo:
     def frame_duration_seconds(self) -> float | None:
         """Nominal duration of one frame, from the average rate."""
         return float(1 / self.average_rate) if self.average_rate else None
+
+    def pts_at(self, seconds: float | Fraction) -> int:
+        """The timestamp `seconds` after the film's start, rounded down (a float taken to the microsecond)."""
+        exact = seconds if isinstance(seconds, (int, Fraction)) else Fraction(seconds).limit_denominator(1_000_000)
+        return self.start_pts + math.floor(exact / self.time_base)
 
     @property
     def frame_ticks(self) -> int | None:

@@ -532,7 +532,7 @@ class MediaSource:
             raise MediaError(
                 f"cannot take a frame at {seconds:g} s: {self.path.name} lasts {info.duration_seconds:.3f} s"
             )
-        target = info.start_pts + int(Fraction(seconds).limit_denominator(1_000_000) / info.time_base)
+        target = info.pts_at(seconds)
         shown: tuple[av.VideoFrame, LumaFrame] | None = None
         for frame, lf in self._frames_from(seconds):
             if lf.pts > target:
@@ -563,7 +563,7 @@ class MediaSource:
         """frames_from, each frame also as decoded."""
         info = self.video
         tb = info.time_base
-        target = info.start_pts + int(Fraction(max(seconds, 0.0)).limit_denominator(1_000_000) / tb)
+        target = info.pts_at(max(seconds, 0.0))
         for back in (0, int(2 / tb), None):  # a seek that lands after the target is retried further back
             seek_to = None if back is None or target - back <= info.start_pts else target - back
             c = open_container(self.path)

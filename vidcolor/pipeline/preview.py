@@ -112,7 +112,7 @@ def grid_times(source: MediaSource, count: int) -> list[Fraction]:
     shown: set[int] = set()
     for i in range(count):
         seconds = length * (2 * i + 1) / (2 * count)
-        number = source.frame_number(info.start_pts + math.floor(seconds / info.time_base))
+        number = source.frame_number(info.pts_at(seconds))
         if number not in shown:
             shown.add(number)
             times.append(seconds)
@@ -198,7 +198,7 @@ class Previewer:
         prev_luma: LumaFrame | None = None
         decoded = 0
         start_seconds = self._decode_start(target_pts)
-        start_pts = info.start_pts + int(start_seconds / info.time_base)
+        start_pts = info.pts_at(start_seconds)
         for lf in self.source.frames_from(start_seconds):
             if lf.pts < start_pts:
                 decoded += 1
@@ -251,9 +251,7 @@ class Previewer:
         info = self.info
         if seconds < 0:
             raise ConfigError(f"cannot preview at {float(seconds):g} s: the time must not be negative")
-        tb = info.time_base
-        exact = seconds if isinstance(seconds, (int, Fraction)) else Fraction(seconds).limit_denominator(1_000_000)
-        target_pts = info.start_pts + math.floor(exact / tb)
+        target_pts = info.pts_at(seconds)
         frames, luma, decoded = self._collect(target_pts, clamp)
         if self.strength <= 0:
             frames = frames[-1:]
@@ -274,7 +272,7 @@ class Previewer:
         chroma_shape = chroma_shape_for(info.width, info.height)
         cb, cr = chroma_planes(target_wf.gray, ab, chroma_shape, info.color_range)
         result = PreviewFrame(
-            seconds=float((luma.pts - info.start_pts) * tb), index=self.source.frame_number(luma.pts),
+            seconds=float((luma.pts - info.start_pts) * info.time_base), index=self.source.frame_number(luma.pts),
             y=y, cb=cb, cr=cr, rgb=yuv_to_rgb(y, cb, cr, info.color_range),
             gray=cv2.LUT(y, luma_to_gray_lut(info.color_range)),
             decoded_frames=decoded, predicted_frames=len(frames),
