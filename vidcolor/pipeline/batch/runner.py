@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import stat
 import sys
 import threading
 import time
@@ -204,6 +205,7 @@ class BatchDriver:
         self.jobs: dict[str, Job] = {}
         self.tries: dict[str, int] = {}  # attempts made in this run, per film: each run has 1 + retries
         self.aborted_film: str | None = None  # a film stopped half-way by Ctrl-C or SIGTERM (its output deleted)
+        self._fingerprints: dict[str, str | None] = {}  # per film this run: each is read once
 
     # ---------------------------------------------------------------- planning
     def plan(self) -> list[Job]:
@@ -264,7 +266,7 @@ class BatchDriver:
                          error=row.error if same else None, duration_s=p.duration_s, model_id=self.model_id,
                          settings_hash=self.shash, owned=int(row is not None and row.output == p.output_rel
                                                              and bool(row.owned)),
-                         fingerprint=self._fingerprint(f))
+                         fingerprint=row.fingerprint if unchanged and row.fingerprint else self._fingerprint(f))
             output = self.output_dir / p.output_rel
             if (p.error is None and output.exists() and not self.overwrite and not new.owned
                     and output_key(p.output_rel) not in ours):
@@ -307,10 +309,13 @@ class BatchDriver:
         self.ledger.set_meta(_INPUT_DIR_KEY, here)
 
     def _fingerprint(self, f: FoundFile) -> str | None:
-        try:
-            return fingerprint(f.path, f.size)
-        except OSError:
-            return None  # unreadable: the film fails when it is opened, with the reason
+        """The film's fingerprint, read once per run (None when it cannot be read: it fails when opened)."""
+        if f.rel not in self._fingerprints:
+            try:
+                self._fingerprints[f.rel] = fingerprint(f.path, f.size)
+            except OSError:
+                self._fingerprints[f.rel] = None
+        return self._fingerprints[f.rel]
 
     def _unchanged(self, f: FoundFile, row: JobRow) -> bool:
         """The film is the one the row describes: same size and time, or same size and fingerprint (copied to
@@ -327,10 +332,10 @@ class BatchDriver:
     def _output_intact(self, row: JobRow) -> bool:
         """The row's output is there as this batch wrote it (same size; a damaged or replaced one is redone)."""
         try:
-            size = (self.output_dir / row.output).stat().st_size
+            st = (self.output_dir / row.output).stat()
         except OSError:
             return False
-        return (self.output_dir / row.output).is_file() and (row.output_size is None or size == row.output_size)
+        return stat.S_ISREG(st.st_mode) and (row.output_size is None or st.st_size == row.output_size)
 
     # ---------------------------------------------------------------- recording
     def started(self, job: Job, worker: str) -> int:
