@@ -95,12 +95,14 @@ def writable_suffix(source: MediaSource, suffix: str) -> str | None:
     container and the container can hold every kept stream and the rotation, else the first fallback that can
     (None: none)."""
     fmt = FORMATS.get(suffix.lower())
-    if fmt and keeps_rotation(fmt, source) and all(container_accepts(fmt, s) for s in source.kept_streams):
+    if fmt and _holds(fmt, source):
         return suffix
-    for ext, fallback in FALLBACK_CONTAINERS:
-        if keeps_rotation(fallback, source) and all(container_accepts(fallback, s) for s in source.kept_streams):
-            return ext
-    return None
+    return next((ext for ext, fallback in FALLBACK_CONTAINERS if _holds(fallback, source)), None)
+
+
+def _holds(format_name: str, source: MediaSource) -> bool:
+    """True when the muxer `format_name` can keep every kept stream of the source and its rotation."""
+    return keeps_rotation(format_name, source) and all(container_accepts(format_name, s) for s in source.kept_streams)
 
 
 def keeps_rotation(format_name: str, source: MediaSource) -> bool:
