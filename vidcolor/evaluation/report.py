@@ -99,7 +99,8 @@ _COLUMNS: tuple[tuple[str, str, str], ...] = (
 
 
 _HEADERS = {field: header for header, field, _ in _COLUMNS}
-_MEAN_FIELDS = ("psnr", "ssim", "colorfulness", "colorfulness_ratio", "cdc", "warp_error")
+# The metric fields of a row: the float ones (inf/nan possible), each averaged in the MEAN rows.
+_METRIC_FIELDS = ("psnr", "ssim", "colorfulness", "colorfulness_ratio", "cdc", "warp_error")
 # Why a metric is not finite, where the cause is known.
 _NON_FINITE_CAUSES = {
     ("psnr", "inf"): "identical to the original",
@@ -159,7 +160,7 @@ def mean_rows(rows: Sequence[EvalRow], item: str) -> tuple[list[EvalRow], MeanCo
     methods = list(dict.fromkeys(r.method for r in rows))
     kept: dict[str, list[str]] = {}
     left_out: list[LeftOut] = []
-    for field in _MEAN_FIELDS:
+    for field in _METRIC_FIELDS:
         kept[field] = []
         for name, by_method in by_item.items():
             if not _applies(by_method, field):
@@ -172,10 +173,10 @@ def mean_rows(rows: Sequence[EvalRow], item: str) -> tuple[list[EvalRow], MeanCo
     means = []
     for method in methods:
         values = {f: _mean([getattr(by_item[i][method], f) for i in kept[f] if method in by_item[i]])
-                  for f in _MEAN_FIELDS}
+                  for f in _METRIC_FIELDS}
         frames = sum(by_item[i][method].frames for i in by_item if method in by_item[i])
         means.append(EvalRow(item, method, frames=frames, **values))
-    coverage = MeanCoverage(item, len(by_item), {f: len(kept[f]) for f in _MEAN_FIELDS}, left_out)
+    coverage = MeanCoverage(item, len(by_item), {f: len(kept[f]) for f in _METRIC_FIELDS}, left_out)
     return means, coverage
 
 
@@ -254,9 +255,6 @@ def _decode(value: Any) -> Any:
     return value
 
 
-_FLOAT_FIELDS = {"psnr", "ssim", "colorfulness", "colorfulness_ratio", "cdc", "warp_error"}
-
-
 def write_json(rows: Sequence[EvalRow], path: str | Path, meta: dict[str, Any] | None = None,
                means: Sequence[MeanCoverage] = (), skipped: Sequence[Skipped] = ()) -> None:
     """Write {"meta", "null", "rows", "means", "skipped"} as strict JSON; non-finite floats become null."""
@@ -284,7 +282,7 @@ def read_json(path: str | Path) -> list[EvalRow]:
         raise MediaError(f"Cannot read the report {path}: {exc}.") from exc
     rows = []
     for raw in payload.get("rows", []):
-        fields = {k: (_decode(v) if k in _FLOAT_FIELDS else v) for k, v in raw.items()}
+        fields = {k: (_decode(v) if k in _METRIC_FIELDS else v) for k, v in raw.items()}
         rows.append(EvalRow(**fields))
     return rows
 
