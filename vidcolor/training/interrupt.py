@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import signal
 import sys
-import threading
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -12,6 +11,7 @@ from typing import Iterator
 from tqdm import tqdm
 
 from ..errors import Terminated
+from ..stop_signals import handling
 
 # The stop signal that gives up the save under way (checkpoints are written atomically: the file on disk stays whole).
 ABANDON_PRESSES = 3
@@ -44,7 +44,6 @@ class StopSignals:
         self.presses = 0
         self.terminated = False  # a SIGTERM came
         self._immediate = False
-        self._previous: dict[int, object] = {}
 
     @property
     def requested(self) -> bool:
@@ -80,13 +79,9 @@ class StopSignals:
             self._immediate = False
 
     def __enter__(self) -> "StopSignals":
-        if threading.current_thread() is threading.main_thread():
-            for signum in STOP_SIGNALS:
-                if signal.getsignal(signum) is not signal.SIG_IGN:
-                    self._previous[signum] = signal.signal(signum, self._handle)
+        self._handling = handling({signum: self._handle for signum in STOP_SIGNALS})
+        self._handling.__enter__()
         return self
 
     def __exit__(self, *exc) -> None:
-        for signum, previous in self._previous.items():
-            signal.signal(signum, previous if previous is not None else signal.SIG_DFL)
-        self._previous.clear()
+        self._handling.__exit__(None, None, None)

@@ -6,7 +6,6 @@ import os
 import signal
 import stat
 import sys
-import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -15,6 +14,7 @@ from typing import Callable
 
 from ...errors import ConfigError, InputError, MediaError, Terminated, VidcolorError
 from ...media.temp_files import is_stale_temp
+from ...stop_signals import handling
 from ..colorize import RunOptions
 from ..config import PipelineConfig
 from .jobs import ColorizerSpec, Job, JobResult, colorize_job
@@ -156,7 +156,6 @@ class StopControl:
         self.echo = echo
         self.requested = False
         self.terminated = False
-        self._previous: dict[int, object] = {}
 
     def _handler(self, signum, frame) -> None:
         if self.requested:
@@ -170,20 +169,12 @@ class StopControl:
         raise Terminated
 
     def __enter__(self) -> "StopControl":
-        if threading.current_thread() is not threading.main_thread():
-            return self
-        # A batch started with Ctrl-C ignored (a shell script's background job is) keeps ignoring it: a
-        # Ctrl-C typed for the foreground job in that terminal must not stop the overnight run.
-        if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
-            self._previous[signal.SIGINT] = signal.signal(signal.SIGINT, self._handler)
-        if signal.getsignal(signal.SIGTERM) is not signal.SIG_IGN:
-            self._previous[signal.SIGTERM] = signal.signal(signal.SIGTERM, self._terminate)
+        self._handling = handling({signal.SIGINT: self._handler, signal.SIGTERM: self._terminate})
+        self._handling.__enter__()
         return self
 
     def __exit__(self, *exc) -> None:
-        for signum, handler in self._previous.items():
-            signal.signal(signum, handler)
-        self._previous.clear()
+        self._handling.__exit__(None, None, None)
 
 
 # --------------------------------------------------------------------------- the driver
